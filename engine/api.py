@@ -1,0 +1,279 @@
+"""The engine's HTTP surface, at the origin root as the SDK expects.
+
+Event API `POST /e/{key}`, sync `POST /fn/register`, REST v1 for events, runs and cancellations,
+plus `GET /health`, `GET /dev` and `POST /dev/sync` (sync the configured apps now).
+Errors use the Inngest envelope `{"error", "status", "data": null}` with the same HTTP status.
+"""
+
+import json
+import uuid
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from engine.consts import ENVIRONMENT_ID, INTERNAL_PREFIX, SERVER_KIND_DEV, ZERO_UUID, RunStatus
+from engine.expressions import ExpressionError, check
+from engine.functions import RegistrationError
+from engine.server import Engine
+from engine.store import Run, StoredEvent
+from engine.timeutil import format_timestamp, parse_timestamp
+
+EVENTS_LIMIT_DEFAULT = 20
+EVENTS_LIMIT_MAX = 51
+TS_MIN = 315532800000  # 1980-01-01
+TS_MAX = 4102444800000  # 2100-01-01
+_HEADERS = {"x-inngest-server-kind": SERVER_KIND_DEV}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def create_api(engine: Engine) -> Starlette:
+    async def send_events(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return _json({"ids": [], "status": 400, "error": "body is not valid JSON"}, 400)
+        events = body if isinstance(body, list) else [body]
+        try:
+            cleaned = [_validate_event(event, index) for index, event in enumerate(events)]
+        except ApiError as exc:
+            return _json({"ids": [], "status": 400, "error": exc.message}, 400)
+        ids = engine.machine.ingest(cleaned)
+        engine.notify()
+        return _json({"ids": ids, "status": 200})
+
+    async def register(request: Request) -> Response:
+        expected = request.headers.get("x-inngest-expected-server-kind")
+        if expected and expected != SERVER_KIND_DEV:
+            return _json({"error": f"this is a dev server, the app expects {expected!r}"}, 400)
+        try:
+            body = json.loads(await request.body())
+            if not isinstance(body, dict):
+                raise RegistrationError("the body must be a JSON object")
+            app = body.get("appname") or body.get("appName")
+            if not app or not body.get("url"):
+                raise RegistrationError("'appname' and 'url' are required")
+            modified = engine.machine.register(
+                str(app), str(body["url"]), str(body.get("sdk", "")),
+                str(body.get("framework", "")), body.get("functions"),
+            )
+        except (ValueError, RegistrationError) as exc:
+            return _json({"error": str(exc)}, 400)
+        engine.notify()
+        return _json({"ok": True, "modified": modified})
+
+    async def list_events(request: Request) -> Response:
+        params = request.query_params
+        limit = _int_param(params.get("limit"), EVENTS_LIMIT_DEFAULT, "limit")
+        events = engine.store.list_events(
+            limit=max(1, min(limit, EVENTS_LIMIT_MAX)),
+            before_id=params.get("cursor"),
+            name=params.get("name"),
+            received_after=_time_param(params.get("received_after"), "received_after"),
+            received_before=_time_param(params.get("received_before"), "received_before"),
+        )
+        return _data([_event_json(event) for event in events], engine)
+
+    async def get_event(request: Request) -> Response:
+        return _data(_event_json(_find_event(engine, request)), engine)
+
+    async def event_runs(request: Request) -> Response:
+        event = _find_event(engine, request)
+        return _data([_run_json(run) for run in engine.store.runs_for_event(event.internal_id)],
+                     engine)
+
+    async def get_run(request: Request) -> Response:
+        return _data(_run_json(_find_run(engine, request)), engine)
+
+    async def cancel_run(request: Request) -> Response:
+        run = _find_run(engine, request)
+        if run.status is not RunStatus.RUNNING:
+            raise ApiError(400, f"run {run.run_id} has already ended ({run.status.value})")
+        engine.machine.cancel(run.run_id)
+        engine.notify()
+        return Response(status_code=200, headers=_HEADERS)
+
+    async def bulk_cancel(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError as exc:
+            raise ApiError(400, "body is not valid JSON") from exc
+        if not isinstance(body, dict):
+            raise ApiError(400, "body must be a JSON object")
+        for name in ("app_id", "function_id", "started_before"):
+            if not isinstance(body.get(name), str) or not body[name]:
+                raise ApiError(400, f"'{name}' is required")
+        now = engine.clock.now()
+        before = _time_param(body["started_before"], "started_before") or now
+        after = _time_param(body.get("started_after"), "started_after") or 0
+        if before > now:
+            raise ApiError(400, "'started_before' must not be in the future")
+        expr = body.get("if") or None
+        if expr is not None:
+            try:
+                check(expr)
+            except ExpressionError as exc:
+                raise ApiError(400, str(exc)) from exc
+        slug = body["function_id"]
+        if slug not in engine.machine.functions:
+            raise ApiError(404, f"function {slug!r} not found")
+        count = engine.machine.cancel_many(slug, after, before, expr)
+        engine.notify()
+        cancellation = {
+            "id": str(uuid.uuid4()), "created_at": format_timestamp(now), "app_id": ZERO_UUID,
+            "function_id": slug, "function_internal_id": _fn_uuid(slug),
+            "started_after": format_timestamp(after) if body.get("started_after") else None,
+            "started_before": format_timestamp(before), "if": expr, "kind": "bulk_run",
+            "cause": "api", "cancelled_runs": count,
+        }
+        engine.store.save_cancellation(cancellation["id"], cancellation)
+        return _data(cancellation, engine)
+
+    async def sync_now(request: Request) -> Response:
+        return _json({"results": await engine.sync()})
+
+    async def health(request: Request) -> Response:
+        return _json({"status": 200, "message": "OK"})
+
+    async def dev_info(request: Request) -> Response:
+        return _json({
+            "version": "docs-ingest-engine",
+            "functions": sorted(engine.machine.functions),
+            "apps": [{"name": row["name"], "url": row["url"]} for row in engine.store.apps()],
+            "queue": engine.store.queue_size(),
+        })
+
+    routes = [
+        Route("/e/{key}", send_events, methods=["POST"]),
+        Route("/fn/register", register, methods=["POST"]),
+        Route("/v1/events", list_events, methods=["GET"]),
+        Route("/v1/events/{id}", get_event, methods=["GET"]),
+        Route("/v1/events/{id}/runs", event_runs, methods=["GET"]),
+        Route("/v1/runs/{id}", get_run, methods=["GET"]),
+        Route("/v1/runs/{id}", cancel_run, methods=["DELETE"]),
+        Route("/v1/cancellations", bulk_cancel, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/dev", dev_info, methods=["GET"]),
+        Route("/dev/sync", sync_now, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={ApiError: _api_error})
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _json({"error": exc.message, "status": exc.status, "data": None}, exc.status)
+
+
+def _json(body: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=_HEADERS)
+
+
+def _data(data: Any, engine: Engine) -> JSONResponse:
+    fetched = format_timestamp(engine.clock.now())
+    return _json({"data": data, "metadata": {"fetched_at": fetched, "cached_until": None}})
+
+
+def _validate_event(event: Any, index: int) -> dict[str, Any]:
+    where = f"event {index}"
+    if not isinstance(event, dict):
+        raise ApiError(400, f"{where}: must be a JSON object")
+    name = event.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ApiError(400, f"{where}: 'name' is required and must be a non-empty string")
+    if name.startswith(INTERNAL_PREFIX):
+        raise ApiError(400, f"{where}: names starting with {INTERNAL_PREFIX!r} are reserved")
+    data = event.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise ApiError(400, f"{where}: 'data' must be an object")
+    data = dict(data or {})
+    data.pop("_inngest", None)
+    event_id = event.get("id")
+    if event_id is not None and not isinstance(event_id, str):
+        raise ApiError(400, f"{where}: 'id' must be a string")
+    ts = event.get("ts")
+    if ts not in (None, 0) and (not isinstance(ts, int) or isinstance(ts, bool)
+                                or not TS_MIN <= ts <= TS_MAX):
+        raise ApiError(400, f"{where}: 'ts' must be milliseconds since the epoch (1980-2100)")
+    user = event.get("user")
+    if user is not None and not isinstance(user, dict):
+        raise ApiError(400, f"{where}: 'user' must be an object")
+    version = event.get("v")
+    if version is not None and not isinstance(version, str):
+        raise ApiError(400, f"{where}: 'v' must be a string")
+    return {"name": name, "data": data, "id": event_id or "", "ts": ts or None,
+            "user": user or {}, "v": version}
+
+
+def _find_event(engine: Engine, request: Request) -> StoredEvent:
+    event_id = request.path_params["id"]
+    event = engine.store.get_event(event_id)
+    if event is None:
+        raise ApiError(404, f"event {event_id} not found")
+    return event
+
+
+def _find_run(engine: Engine, request: Request) -> Run:
+    run_id = request.path_params["id"]
+    run = engine.store.get_run(run_id)
+    if run is None:
+        raise ApiError(404, f"run {run_id} not found")
+    return run
+
+
+def _int_param(value: str | None, default: int, name: str) -> int:
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ApiError(400, f"'{name}' must be an integer") from exc
+
+
+def _time_param(value: Any, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return parse_timestamp(str(value))
+    except ValueError as exc:
+        raise ApiError(400, f"'{name}' must be an RFC 3339 timestamp") from exc
+
+
+def _fn_uuid(slug: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"inngest:function:{slug}"))
+
+
+def _event_json(event: StoredEvent) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "internal_id": event.internal_id, "account_id": ZERO_UUID,
+        "environment_id": ENVIRONMENT_ID, "source": "", "source_id": "",
+        "received_at": format_timestamp(event.received_at), "name": event.name,
+        "data": event.data, "user": event.user, "ts": event.ts,
+    }
+    if event.id:
+        body["id"] = event.id
+    if event.v is not None:
+        body["v"] = event.v
+    return body
+
+
+def _run_json(run: Run) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "run_id": run.run_id, "run_started_at": format_timestamp(run.started_at),
+        "function_id": _fn_uuid(run.fn_slug), "function_version": 1,
+        "environment_id": ENVIRONMENT_ID, "event_id": run.event_id, "status": run.status.value,
+        "ended_at": None if run.ended_at is None else format_timestamp(run.ended_at),
+    }
+    for key in ("batch_id", "cron"):
+        if getattr(run, key):
+            body[key] = getattr(run, key)
+    if run.status is not RunStatus.RUNNING:
+        body["output"] = run.output
+    return body

@@ -1,0 +1,98 @@
+"""`docs-ingest engine`: the embedded executor on its own, with the flags of `inngest dev`."""
+
+import asyncio
+import contextlib
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+import click
+import uvicorn
+
+from engine import config as dev_config
+from engine.api import create_api
+from engine.server import Engine
+
+log = logging.getLogger("engine")
+DEFAULT_DB = Path(".data/engine.db")
+
+
+async def start_server(app: Any, host: str, port: int, **options: Any) -> tuple[
+    uvicorn.Server, asyncio.Task[None]
+]:
+    """Start uvicorn on host:port and return once it listens; a clear error if it cannot."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **options))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.01)
+    return server, serving
+
+
+async def serve_engine(engine: Engine, host: str, port: int) -> None:
+    """Serve the engine's API and process its queue until cancelled."""
+    server, serving = await start_server(create_api(engine), host, port, lifespan="off")
+    log.info("engine listening on http://%s:%d", host, port)
+    running = asyncio.create_task(engine.run())
+    try:
+        await asyncio.wait({serving, running}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        server.should_exit = True
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await serving
+        engine.close()
+
+
+def build_engine(cfg: dev_config.DevConfig, db: Path) -> Engine:
+    return Engine(
+        db,
+        sdk_urls=cfg.sdk_urls,
+        workers=cfg.queue_workers,
+        retry_interval=cfg.retry_interval,
+        poll_interval=None if cfg.no_poll else cfg.poll_interval,
+        discovery=not cfg.no_discovery,
+    )
+
+
+@click.command("engine")
+@click.option("-u", "--sdk-url", multiple=True,
+              help="App serve URL to sync, e.g. http://127.0.0.1:8000/api/inngest (repeatable).")
+@click.option("-p", "--port", type=int, help="Port to listen on.  [default: 8288]")
+@click.option("--host", help="Interface to listen on.  [default: 127.0.0.1]")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Config file (default: inngest.json|yaml|yml here or in a parent folder).")
+@click.option("--no-discovery", is_flag=True, flag_value=True, default=None,
+              help="Do not probe well-known local ports for SDK apps.")
+@click.option("--no-poll", is_flag=True, flag_value=True, default=None,
+              help="Sync apps once at start, not every --poll-interval seconds.")
+@click.option("--poll-interval", type=int, help="Seconds between app syncs.  [default: 5]")
+@click.option("--retry-interval", type=int,
+              help="Seconds between retries; 0 = exponential backoff.  [default: 0]")
+@click.option("--queue-workers", type=int, help="SDK calls in flight at once.  [default: 100]")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
+              show_default=True, help="SQLite file that holds all engine state.")
+def engine_command(config_path: Path | None, db: Path, **flags: Any) -> None:
+    """Run the embedded Inngest-compatible engine.
+
+    It serves the Inngest event API (POST /e/{key}), app sync (POST /fn/register) and the REST
+    runs API (/v1/...) at the origin root, runs every registered function durably from the
+    SQLite file --db, and resumes all runs after a restart. Flags, INNGEST_* environment
+    variables and inngest.json are read as `inngest dev` reads them.
+    """
+    try:
+        cfg = dev_config.load(flags, config_path)
+    except dev_config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    engine = build_engine(cfg, db)
+    log.info("engine state in %s; apps: %s", db, ", ".join(cfg.sdk_urls) or "none yet")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_engine(engine, cfg.host, cfg.port))

@@ -1,0 +1,105 @@
+"""One HTTP call to an SDK app, turned into an `Outcome`.
+
+Every way a call can go wrong (no connection, a timeout, an answer that is not from an Inngest
+SDK, a body that is not JSON) becomes a retriable `CallFailed` here, at the boundary, so the run
+machine deals only with outcomes.
+"""
+
+import json
+from typing import Any
+
+import httpx
+
+from engine.consts import (
+    NO_RETRY_HEADER,
+    REQUEST_VERSION,
+    RETRY_AFTER_HEADER,
+    SDK_HEADER,
+    SERVER_KIND_DEV,
+    SERVER_KIND_HEADER,
+)
+from engine.outcomes import CallFailed, Completed, Outcome, Reported
+from engine.timeutil import parse_timestamp
+
+RETRY_AFTER_MIN_MS = 1000
+RETRY_AFTER_MAX_MS = 24 * 3600 * 1000
+
+
+class Executor:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def call(self, url: str, body: dict[str, Any], now: int) -> Outcome:
+        headers = {
+            "content-type": "application/json",
+            SERVER_KIND_HEADER: SERVER_KIND_DEV,
+            "x-inngest-req-version": str(REQUEST_VERSION),
+            "x-run-id": str(body["ctx"]["run_id"]),
+        }
+        try:
+            response = await self.http.post(url, content=_encode(body), headers=headers)
+        except httpx.HTTPError as exc:
+            return CallFailed(_error(f"could not call the SDK at {url}: {exc!r}"), retriable=True)
+        return parse_response(response.status_code, response.headers, response.content, now)
+
+    async def ai_request(self, opts: dict[str, Any]) -> dict[str, Any]:
+        """Run an AIGateway step's provider request; the memo to store."""
+        headers = dict(opts.get("headers") or {})
+        if opts.get("auth_key"):
+            headers.setdefault("authorization", f"Bearer {opts['auth_key']}")
+        try:
+            response = await self.http.post(str(opts.get("url")), json=opts.get("body"),
+                                            headers=headers)
+            response.raise_for_status()
+            return {"data": response.json()}
+        except (httpx.HTTPError, ValueError) as exc:
+            return {"error": {"name": "AIGatewayError", "message": str(exc)}}
+
+
+def parse_response(status: int, headers: httpx.Headers, content: bytes, now: int) -> Outcome:
+    if status == 201:  # FastAPI streaming: the real answer is in a JSON envelope at the end
+        try:
+            envelope = json.loads(content.strip())
+            status = int(envelope["status"])
+            headers = httpx.Headers({**headers, **(envelope.get("headers") or {})})
+            inner = envelope["body"]
+            content = inner.encode() if isinstance(inner, str) else json.dumps(inner).encode()
+        except (ValueError, KeyError, TypeError):
+            return CallFailed(_error("malformed streaming response from the SDK"), retriable=True)
+    if not headers.get(SDK_HEADER):
+        return CallFailed(
+            _error(f"the response (HTTP {status}) did not come from an Inngest SDK"),
+            retriable=True,
+        )
+    retriable = headers.get(NO_RETRY_HEADER, "").lower() != "true"
+    try:
+        body = json.loads(content) if content else None
+    except ValueError:
+        return CallFailed(_error(f"the SDK answered HTTP {status} with a body that is not JSON"),
+                          retriable=True)
+    if status == 200:
+        return Completed(body)
+    if status == 206:
+        ops = body if isinstance(body, list) else [body] if isinstance(body, dict) else []
+        return Reported(ops, retriable)
+    error = body if isinstance(body, dict) else _error(f"the SDK answered HTTP {status}")
+    return CallFailed(error, retriable, _retry_at(headers.get(RETRY_AFTER_HEADER), now))
+
+
+def _retry_at(value: str | None, now: int) -> int | None:
+    if not value:
+        return None
+    try:
+        at = now + int(float(value) * 1000) if value.replace(".", "", 1).isdigit() \
+            else parse_timestamp(value)
+    except ValueError:
+        return None
+    return min(max(at, now + RETRY_AFTER_MIN_MS), now + RETRY_AFTER_MAX_MS)
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"name": "Error", "message": message}
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()

@@ -1,0 +1,72 @@
+"""CEL expressions, as Inngest uses them in triggers, waits, cancels and flow-control keys.
+
+Variables: `event` is the run's triggering event; `async` is the incoming event a wait or a
+cancel rule is matched against. An expression that fails to evaluate (a missing field, a type
+mismatch) does not match, as in Inngest.
+"""
+
+from functools import lru_cache
+from typing import Any
+
+import celpy
+from celpy import celtypes
+
+_env = celpy.Environment()
+
+
+class ExpressionError(ValueError):
+    """An expression that does not compile."""
+
+
+@lru_cache(maxsize=1024)
+def _program(source: str) -> Any:
+    try:
+        return _env.program(_env.compile(source))
+    except Exception as exc:  # celpy raises its own parse errors with the caret diagram
+        raise ExpressionError(f"invalid expression {source!r}: {exc}") from exc
+
+
+def check(source: str) -> None:
+    """Raise ExpressionError if `source` is not valid CEL."""
+    _program(source)
+
+
+def evaluate(source: str, variables: dict[str, Any]) -> Any:
+    """The plain Python value of `source`, or None when evaluation fails."""
+    activation = {name: celpy.json_to_cel(value) for name, value in variables.items()}
+    try:
+        result = _program(source).evaluate(activation)
+    except celpy.CELEvalError:
+        return None
+    if isinstance(result, celpy.CELEvalError):
+        return None
+    return _to_python(result)
+
+
+def matches(source: str | None, variables: dict[str, Any]) -> bool:
+    """True when there is no expression, or it evaluates to true."""
+    return source is None or source == "" or evaluate(source, variables) is True
+
+
+def key_of(source: str | None, variables: dict[str, Any]) -> str:
+    """The string a key expression evaluates to ('' without an expression)."""
+    if not source:
+        return ""
+    value = evaluate(source, variables)
+    return "" if value is None else str(value)
+
+
+def _to_python(value: Any) -> Any:
+    if isinstance(value, celtypes.BoolType):
+        return bool(value)
+    if isinstance(value, celtypes.IntType | celtypes.UintType):
+        return int(value)
+    if isinstance(value, celtypes.DoubleType):
+        return float(value)
+    if isinstance(value, celtypes.StringType):
+        return str(value)
+    if isinstance(value, celtypes.MapType):
+        return {_to_python(k): _to_python(v) for k, v in value.items()}
+    if isinstance(value, celtypes.ListType):
+        return [_to_python(v) for v in value]
+    return value

@@ -1,0 +1,175 @@
+"""The consumer: owns the event loop's workers, the clock, the HTTP clients and app syncs.
+
+`Engine.run()` moves due queue items to workers until stopped; each worker makes one SDK call (or
+fires one timer) and hands the outcome to the run machine, which commits it in one transaction.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from engine.clock import Clock, SystemClock
+from engine.consts import SDK_HEADER, SERVER_KIND_DEV, SERVER_KIND_HEADER, QueueKind
+from engine.executor import Executor
+from engine.runs import RunMachine, exponential_backoff, linear_backoff
+from engine.scheduler import Scheduler
+from engine.store import QueueItem, Store
+
+log = logging.getLogger("engine")
+
+CALL_TIMEOUT_S = 7200.0
+CRASH_DELAY_MS = 1000
+DISCOVERY_PORTS = (80, 443, *range(3000, 3011), 4321, 5000, 5173, 8000, 8080, 8081, 8888,
+                   *range(8910, 8916), 8787)
+DISCOVERY_PATHS = ("/api/inngest", "/x/inngest", "/.netlify/functions/inngest",
+                   "/.redwood/functions/inngest")
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Path | str,
+        *,
+        clock: Clock | None = None,
+        sdk_urls: Sequence[str] = (),
+        workers: int = 100,
+        retry_interval: int = 0,
+        poll_interval: int | None = 5,
+        discovery: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.store = Store(db)
+        backoff = linear_backoff(retry_interval) if retry_interval > 0 else exponential_backoff
+        self.machine = RunMachine(self.store, self.clock, backoff)
+        self.scheduler = Scheduler(self.store)
+        self.sdk_urls = list(sdk_urls)
+        self.workers = workers
+        self.poll_interval = poll_interval
+        self.discovery = discovery
+        self._transport = transport
+        self._wake: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._http: httpx.AsyncClient | None = None
+
+    def notify(self) -> None:
+        """New work may be due: wake the loop."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Process the queue until cancelled."""
+        self._wake = asyncio.Event()
+        limits = httpx.Limits(max_connections=self.workers, max_keepalive_connections=self.workers)
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(CALL_TIMEOUT_S, connect=10.0), limits=limits,
+            transport=self._transport,
+        ) as http:
+            self._http = http
+            executor = Executor(http)
+            syncing = asyncio.create_task(self._sync_loop())
+            try:
+                await self._loop(executor)
+            finally:
+                syncing.cancel()
+                for task in list(self._tasks):
+                    task.cancel()
+                await asyncio.gather(syncing, *self._tasks, return_exceptions=True)
+                self._http = None
+
+    async def _loop(self, executor: Executor) -> None:
+        assert self._wake is not None
+        while True:
+            self._wake.clear()
+            now = self.clock.now()
+            for item in self.scheduler.take(now, self.workers - len(self._tasks)):
+                task = asyncio.create_task(self._process(executor, item))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            due = None if len(self._tasks) >= self.workers else self.store.next_due_after(now)
+            await self.clock.wait(due, self._wake)
+
+    async def _process(self, executor: Executor, item: QueueItem) -> None:
+        try:
+            if item.kind is QueueKind.CALL:
+                request = self.machine.call_request(item)
+                if request is None:
+                    self.machine.fire(item)  # its run has ended: just drop the item
+                else:
+                    outcome = await executor.call(*request, now=self.clock.now())
+                    self.machine.apply_call(item, outcome)
+            elif item.kind is QueueKind.AI_REQUEST:
+                memo = await executor.ai_request(item.payload or {})
+                self.machine.apply_ai_result(item, memo)
+            else:
+                self.machine.fire(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("queue item %s (%s) failed; retrying in %d ms",
+                          item.id, item.kind.value, CRASH_DELAY_MS)
+            self.machine.postpone(item, CRASH_DELAY_MS)
+        finally:
+            self.scheduler.release(item)
+            self.notify()
+
+    # app sync
+
+    async def sync(self, urls: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """PUT each SDK URL so the app registers itself; one result per URL."""
+        results = []
+        for url in self.sdk_urls if urls is None else urls:
+            results.append(await self._sync_one(url))
+        return results
+
+    async def _sync_one(self, url: str) -> dict[str, Any]:
+        http = self._http or httpx.AsyncClient(transport=self._transport)
+        try:
+            response = await http.put(
+                url, json={"url": url}, headers={SERVER_KIND_HEADER: SERVER_KIND_DEV}, timeout=30
+            )
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return {"url": url, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            if http is not self._http:
+                await http.aclose()
+        ok = response.status_code == 200 and not (isinstance(body, dict) and body.get("error"))
+        result = {"url": url, "ok": ok, "response": body}
+        if not ok:
+            log.warning("sync of %s failed: %s", url, body)
+        return result
+
+    async def _sync_loop(self) -> None:
+        while True:
+            urls = list(self.sdk_urls)
+            if self.discovery:
+                urls += [u for u in await self._discover() if u not in urls]
+            if urls:
+                await self.sync(urls)
+            if not self.poll_interval:
+                return
+            await asyncio.sleep(self.poll_interval)
+
+    async def _discover(self) -> list[str]:
+        assert self._http is not None
+        http = self._http
+
+        async def probe(url: str) -> str | None:
+            try:
+                response = await http.get(url, timeout=1.0)
+            except httpx.HTTPError:
+                return None
+            return url if response.headers.get(SDK_HEADER) else None
+
+        candidates = [f"http://127.0.0.1:{port}{path}"
+                      for port in DISCOVERY_PORTS for path in DISCOVERY_PATHS]
+        found = await asyncio.gather(*(probe(url) for url in candidates))
+        return [url for url in found if url]
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,24 @@
+"""The Inngest client: the embedded engine by default, real Inngest by configuration."""
+
+import logging
+
+import inngest
+
+from service.settings import Settings
+
+APP_ID = "docs-ingest"
+
+
+def create_client(settings: Settings) -> inngest.Inngest:
+    logger = logging.getLogger("functions")
+    if settings.embedded_engine:
+        return inngest.Inngest(
+            app_id=APP_ID,
+            is_production=False,
+            api_base_url=settings.engine_url,
+            event_api_base_url=settings.engine_url,
+            logger=logger,
+        )
+    # INNGEST_DEV / INNGEST_BASE_URL / INNGEST_SIGNING_KEY / INNGEST_EVENT_KEY are read by the
+    # SDK itself, with its own precedence rules.
+    return inngest.Inngest(app_id=APP_ID, logger=logger)
