@@ -62,8 +62,11 @@ def create_api(engine: Engine) -> Starlette:
             if not app or not body.get("url"):
                 raise RegistrationError("'appname' and 'url' are required")
             modified = engine.machine.register(
-                str(app), str(body["url"]), str(body.get("sdk", "")),
-                str(body.get("framework", "")), body.get("functions"),
+                str(app),
+                str(body["url"]),
+                str(body.get("sdk", "")),
+                str(body.get("framework", "")),
+                body.get("functions"),
             )
         except (ValueError, RegistrationError) as exc:
             return _json({"error": str(exc)}, 400)
@@ -87,8 +90,9 @@ def create_api(engine: Engine) -> Starlette:
 
     async def event_runs(request: Request) -> Response:
         event = _find_event(engine, request)
-        return _data([_run_json(run) for run in engine.store.runs_for_event(event.internal_id)],
-                     engine)
+        return _data(
+            [_run_json(run) for run in engine.store.runs_for_event(event.internal_id)], engine
+        )
 
     async def get_run(request: Request) -> Response:
         return _data(_run_json(_find_run(engine, request)), engine)
@@ -128,11 +132,17 @@ def create_api(engine: Engine) -> Starlette:
         count = engine.machine.cancel_many(slug, after, before, expr)
         engine.notify()
         cancellation = {
-            "id": str(uuid.uuid4()), "created_at": format_timestamp(now), "app_id": ZERO_UUID,
-            "function_id": slug, "function_internal_id": _fn_uuid(slug),
+            "id": str(uuid.uuid4()),
+            "created_at": format_timestamp(now),
+            "app_id": ZERO_UUID,
+            "function_id": slug,
+            "function_internal_id": _fn_uuid(slug),
             "started_after": format_timestamp(after) if body.get("started_after") else None,
-            "started_before": format_timestamp(before), "if": expr, "kind": "bulk_run",
-            "cause": "api", "cancelled_runs": count,
+            "started_before": format_timestamp(before),
+            "if": expr,
+            "kind": "bulk_run",
+            "cause": "api",
+            "cancelled_runs": count,
         }
         engine.store.save_cancellation(cancellation["id"], cancellation)
         return _data(cancellation, engine)
@@ -144,12 +154,14 @@ def create_api(engine: Engine) -> Starlette:
         return _json({"status": 200, "message": "OK"})
 
     async def dev_info(request: Request) -> Response:
-        return _json({
-            "version": "docs-ingest-engine",
-            "functions": sorted(engine.machine.functions),
-            "apps": [{"name": row["name"], "url": row["url"]} for row in engine.store.apps()],
-            "queue": engine.store.queue_size(),
-        })
+        return _json(
+            {
+                "version": "docs-ingest-engine",
+                "functions": sorted(engine.machine.functions),
+                "apps": [{"name": row["name"], "url": row["url"]} for row in engine.store.apps()],
+                "queue": engine.store.queue_size(),
+            }
+        )
 
     routes = [
         Route("/e/{key}", send_events, methods=["POST"]),
@@ -199,8 +211,9 @@ def _validate_event(event: Any, index: int) -> dict[str, Any]:
     if event_id is not None and not isinstance(event_id, str):
         raise ApiError(400, f"{where}: 'id' must be a string")
     ts = event.get("ts")
-    if ts not in (None, 0) and (not isinstance(ts, int) or isinstance(ts, bool)
-                                or not TS_MIN <= ts <= TS_MAX):
+    if ts not in (None, 0) and (
+        not isinstance(ts, int) or isinstance(ts, bool) or not TS_MIN <= ts <= TS_MAX
+    ):
         raise ApiError(400, f"{where}: 'ts' must be milliseconds since the epoch (1980-2100)")
     user = event.get("user")
     if user is not None and not isinstance(user, dict):
@@ -208,8 +221,14 @@ def _validate_event(event: Any, index: int) -> dict[str, Any]:
     version = event.get("v")
     if version is not None and not isinstance(version, str):
         raise ApiError(400, f"{where}: 'v' must be a string")
-    return {"name": name, "data": data, "id": event_id or "", "ts": ts or None,
-            "user": user or {}, "v": version}
+    return {
+        "name": name,
+        "data": data,
+        "id": event_id or "",
+        "ts": ts or None,
+        "user": user or {},
+        "v": version,
+    }
 
 
 def _find_event(engine: Engine, request: Request) -> StoredEvent:
@@ -252,10 +271,16 @@ def _fn_uuid(slug: str) -> str:
 
 def _event_json(event: StoredEvent) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "internal_id": event.internal_id, "account_id": ZERO_UUID,
-        "environment_id": ENVIRONMENT_ID, "source": "", "source_id": "",
-        "received_at": format_timestamp(event.received_at), "name": event.name,
-        "data": event.data, "user": event.user, "ts": event.ts,
+        "internal_id": event.internal_id,
+        "account_id": ZERO_UUID,
+        "environment_id": ENVIRONMENT_ID,
+        "source": "",
+        "source_id": "",
+        "received_at": format_timestamp(event.received_at),
+        "name": event.name,
+        "data": event.data,
+        "user": event.user,
+        "ts": event.ts,
     }
     if event.id:
         body["id"] = event.id
@@ -266,9 +291,13 @@ def _event_json(event: StoredEvent) -> dict[str, Any]:
 
 def _run_json(run: Run) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "run_id": run.run_id, "run_started_at": format_timestamp(run.started_at),
-        "function_id": _fn_uuid(run.fn_slug), "function_version": 1,
-        "environment_id": ENVIRONMENT_ID, "event_id": run.event_id, "status": run.status.value,
+        "run_id": run.run_id,
+        "run_started_at": format_timestamp(run.started_at),
+        "function_id": _fn_uuid(run.fn_slug),
+        "function_version": 1,
+        "environment_id": ENVIRONMENT_ID,
+        "event_id": run.event_id,
+        "status": run.status.value,
         "ended_at": None if run.ended_at is None else format_timestamp(run.ended_at),
     }
     for key in ("batch_id", "cron"):

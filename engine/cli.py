@@ -18,9 +18,9 @@ log = logging.getLogger("engine")
 DEFAULT_DB = Path(".data/engine.db")
 
 
-async def start_server(app: Any, host: str, port: int, **options: Any) -> tuple[
-    uvicorn.Server, asyncio.Task[None]
-]:
+async def start_server(
+    app: Any, host: str, port: int, **options: Any
+) -> tuple[uvicorn.Server, asyncio.Task[None]]:
     """Start uvicorn on host:port and return once it listens; a clear error if it cannot."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -31,7 +31,7 @@ async def start_server(app: Any, host: str, port: int, **options: Any) -> tuple[
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **options))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started and not serving.done():
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.01)
     return server, serving
 
@@ -64,22 +64,48 @@ def build_engine(cfg: dev_config.DevConfig, db: Path) -> Engine:
 
 
 @click.command("engine")
-@click.option("-u", "--sdk-url", multiple=True,
-              help="App serve URL to sync, e.g. http://127.0.0.1:8000/api/inngest (repeatable).")
+@click.option(
+    "-u",
+    "--sdk-url",
+    multiple=True,
+    help="App serve URL to sync, e.g. http://127.0.0.1:8000/api/inngest (repeatable).",
+)
 @click.option("-p", "--port", type=int, help="Port to listen on.  [default: 8288]")
 @click.option("--host", help="Interface to listen on.  [default: 127.0.0.1]")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Config file (default: inngest.json|yaml|yml here or in a parent folder).")
-@click.option("--no-discovery", is_flag=True, flag_value=True, default=None,
-              help="Do not probe well-known local ports for SDK apps.")
-@click.option("--no-poll", is_flag=True, flag_value=True, default=None,
-              help="Sync apps once at start, not every --poll-interval seconds.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: inngest.json|yaml|yml here or in a parent folder).",
+)
+@click.option(
+    "--no-discovery",
+    is_flag=True,
+    flag_value=True,
+    default=None,
+    help="Do not probe well-known local ports for SDK apps.",
+)
+@click.option(
+    "--no-poll",
+    is_flag=True,
+    flag_value=True,
+    default=None,
+    help="Sync apps once at start, not every --poll-interval seconds.",
+)
 @click.option("--poll-interval", type=int, help="Seconds between app syncs.  [default: 5]")
-@click.option("--retry-interval", type=int,
-              help="Seconds between retries; 0 = exponential backoff.  [default: 0]")
+@click.option(
+    "--retry-interval",
+    type=int,
+    help="Seconds between retries; 0 = exponential backoff.  [default: 0]",
+)
 @click.option("--queue-workers", type=int, help="SDK calls in flight at once.  [default: 100]")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
-              show_default=True, help="SQLite file that holds all engine state.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DB,
+    show_default=True,
+    help="SQLite file that holds all engine state.",
+)
 def engine_command(config_path: Path | None, db: Path, **flags: Any) -> None:
     """Run the embedded Inngest-compatible engine.
 

@@ -1,6 +1,7 @@
 """Time, passed in: the real clock in production, a fake one that tests advance."""
 
 import asyncio
+import contextlib
 import threading
 import time
 from typing import Protocol
@@ -14,11 +15,9 @@ class Clock(Protocol):
         """Return at `until` (ms), or earlier when `wake` is set."""
 
 
-async def _wait_event(wake: asyncio.Event, timeout: float | None) -> None:
-    try:
-        await asyncio.wait_for(wake.wait(), timeout)
-    except TimeoutError:
-        pass
+async def _wait_event(wake: asyncio.Event, seconds: float | None) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wake.wait(), seconds)
 
 
 class SystemClock:

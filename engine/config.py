@@ -66,8 +66,9 @@ def read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load(flags: Mapping[str, Any], config_path: Path | None = None,
-         env: Mapping[str, str] | None = None) -> DevConfig:
+def load(
+    flags: Mapping[str, Any], config_path: Path | None = None, env: Mapping[str, str] | None = None
+) -> DevConfig:
     """Merge flags (None = not given), environment and file into one DevConfig."""
     env = os.environ if env is None else env
     path = config_path or find_config()

@@ -48,8 +48,9 @@ class Executor:
         if opts.get("auth_key"):
             headers.setdefault("authorization", f"Bearer {opts['auth_key']}")
         try:
-            response = await self.http.post(str(opts.get("url")), json=opts.get("body"),
-                                            headers=headers)
+            response = await self.http.post(
+                str(opts.get("url")), json=opts.get("body"), headers=headers
+            )
             response.raise_for_status()
             return {"data": response.json()}
         except (httpx.HTTPError, ValueError) as exc:
@@ -75,8 +76,9 @@ def parse_response(status: int, headers: httpx.Headers, content: bytes, now: int
     try:
         body = json.loads(content) if content else None
     except ValueError:
-        return CallFailed(_error(f"the SDK answered HTTP {status} with a body that is not JSON"),
-                          retriable=True)
+        return CallFailed(
+            _error(f"the SDK answered HTTP {status} with a body that is not JSON"), retriable=True
+        )
     if status == 200:
         return Completed(body)
     if status == 206:
@@ -90,8 +92,11 @@ def _retry_at(value: str | None, now: int) -> int | None:
     if not value:
         return None
     try:
-        at = now + int(float(value) * 1000) if value.replace(".", "", 1).isdigit() \
+        at = (
+            now + int(float(value) * 1000)
+            if value.replace(".", "", 1).isdigit()
             else parse_timestamp(value)
+        )
     except ValueError:
         return None
     return min(max(at, now + RETRY_AFTER_MIN_MS), now + RETRY_AFTER_MAX_MS)

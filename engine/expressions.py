@@ -10,6 +10,8 @@ from typing import Any
 
 import celpy
 from celpy import celtypes
+from celpy.adapter import json_to_cel
+from celpy.evaluation import CELEvalError
 
 _env = celpy.Environment()
 
@@ -33,12 +35,12 @@ def check(source: str) -> None:
 
 def evaluate(source: str, variables: dict[str, Any]) -> Any:
     """The plain Python value of `source`, or None when evaluation fails."""
-    activation = {name: celpy.json_to_cel(value) for name, value in variables.items()}
+    activation = {name: json_to_cel(value) for name, value in variables.items()}
     try:
         result = _program(source).evaluate(activation)
-    except celpy.CELEvalError:
+    except CELEvalError:
         return None
-    if isinstance(result, celpy.CELEvalError):
+    if isinstance(result, CELEvalError):
         return None
     return _to_python(result)
 

@@ -50,8 +50,9 @@ class FlowControl:
         else:
             self.start(fn, [event], now)
 
-    def start(self, fn: FunctionConfig, events: list[StoredEvent], now: int,
-              batch_id: str | None = None) -> None:
+    def start(
+        self, fn: FunctionConfig, events: list[StoredEvent], now: int, batch_id: str | None = None
+    ) -> None:
         due_at = self._throttle(fn, {"event": events[0].payload()}, now) if fn.throttle else now
         self._start_run(fn, events, due_at=due_at, batch_id=batch_id)
 
@@ -75,7 +76,7 @@ class FlowControl:
         key = expressions.key_of(fn.batch_events.key, variables)
         found = self.store.batch(fn.id, key)
         if found is None:
-            batch_id, event_ids = new_ulid(now), []
+            batch_id, event_ids = new_ulid(now), list[str]()
             due = now + parse_duration(fn.batch_events.timeout)
             self.store.enqueue(QueueKind.BATCH, due, payload=_batch_payload(fn.id, key, batch_id))
         else:

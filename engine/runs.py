@@ -18,10 +18,8 @@ from croniter import croniter
 from engine import expressions
 from engine.clock import Clock
 from engine.consts import (
-    DEDUP_WINDOW_MS,
     DEFAULT_TIMEOUT_MS,
     DISCOVERY_STEP,
-    INTERNAL_PREFIX,
     INVOKE_TIMEOUT_ERROR,
     InternalEvent,
     Opcode,
@@ -62,8 +60,7 @@ class RunMachine:
 
     def _load_functions(self) -> None:
         self.functions = {
-            slug: FunctionConfig.model_validate(raw)
-            for slug, raw in self.store.functions().items()
+            slug: FunctionConfig.model_validate(raw) for slug, raw in self.store.functions().items()
         }
 
     # sync
@@ -92,7 +89,9 @@ class RunMachine:
         for fn_slug, cron in queued - wanted:
             self.store.dequeue_payload(QueueKind.CRON, {"fn": fn_slug, "cron": cron})
         for fn_slug, cron in wanted - queued:
-            self.store.enqueue(QueueKind.CRON, next_fire(cron, now), payload={"fn": fn_slug, "cron": cron})
+            self.store.enqueue(
+                QueueKind.CRON, next_fire(cron, now), payload={"fn": fn_slug, "cron": cron}
+            )
 
     # events
 
@@ -139,8 +138,10 @@ class RunMachine:
     def _apply_cancel_rules(self, incoming: dict[str, Any], now: int) -> None:
         for rule in self.store.cancel_rules_for(incoming["name"], now):
             run = self.store.get_run(rule["run_id"])
-            if run is not None and run.status is RunStatus.RUNNING and expressions.matches(
-                rule["expr"], {"event": run.event, "async": incoming}
+            if (
+                run is not None
+                and run.status is RunStatus.RUNNING
+                and expressions.matches(rule["expr"], {"event": run.event, "async": incoming})
             ):
                 self._finish(run, RunStatus.CANCELLED, None, now)
 
@@ -184,7 +185,10 @@ class RunMachine:
     def _discover(self, run: Run, due_at: int) -> None:
         if not self.store.has_queued(run.run_id, QueueKind.CALL, DISCOVERY_STEP):
             self.store.enqueue(
-                QueueKind.CALL, due_at, run_id=run.run_id, step_id=DISCOVERY_STEP,
+                QueueKind.CALL,
+                due_at,
+                run_id=run.run_id,
+                step_id=DISCOVERY_STEP,
                 priority=run.priority,
             )
 
@@ -247,14 +251,23 @@ class RunMachine:
             return False
         due = retry_at if retry_at is not None else now + self.backoff(item.attempt)
         self.store.enqueue(
-            QueueKind.CALL, due, run_id=run.run_id, step_id=item.step_id,
-            attempt=item.attempt + 1, priority=run.priority,
+            QueueKind.CALL,
+            due,
+            run_id=run.run_id,
+            step_id=item.step_id,
+            attempt=item.attempt + 1,
+            priority=run.priority,
         )
         return True
 
     def _apply_op(
-        self, run: Run, fn: FunctionConfig, item: QueueItem, op: dict[str, Any],
-        retriable: bool, now: int,
+        self,
+        run: Run,
+        fn: FunctionConfig,
+        item: QueueItem,
+        op: dict[str, Any],
+        retriable: bool,
+        now: int,
     ) -> None:
         step_id = str(op.get("id", ""))
         opts = op.get("opts") or {}
@@ -271,20 +284,22 @@ class RunMachine:
             return  # already done or already under way: a re-discovered step
         elif kind == Opcode.STEP_PLANNED:
             self.store.enqueue(
-                QueueKind.CALL, now, run_id=run.run_id, step_id=step_id, priority=run.priority)
+                QueueKind.CALL, now, run_id=run.run_id, step_id=step_id, priority=run.priority
+            )
         elif kind == Opcode.SLEEP:
             wake_at = _timestamp_or(opts.get("duration"), op.get("name"), now)
             self.store.enqueue(QueueKind.WAKE, wake_at, run_id=run.run_id, step_id=step_id)
         elif kind == Opcode.WAIT_FOR_EVENT:
             expires = now + parse_duration(opts.get("timeout") or "365d")
-            name = opts.get("event") or op.get("name")
+            name = str(opts.get("event") or op.get("name"))
             self.store.add_wait(run.run_id, step_id, name, opts.get("if"), now, expires)
             self.store.enqueue(QueueKind.WAIT_TIMEOUT, expires, run_id=run.run_id, step_id=step_id)
         elif kind == Opcode.INVOKE_FUNCTION:
             self._invoke(run, step_id, op, opts, now)
         elif kind == Opcode.AI_GATEWAY:
             self.store.enqueue(
-                QueueKind.AI_REQUEST, now, run_id=run.run_id, step_id=step_id, payload=opts)
+                QueueKind.AI_REQUEST, now, run_id=run.run_id, step_id=step_id, payload=opts
+            )
         else:
             error = {"name": "Error", "message": f"the SDK reported an unknown opcode {kind!r}"}
             self._finish(run, RunStatus.FAILED, error, now)
@@ -308,12 +323,22 @@ class RunMachine:
             "source_fn_id": run.fn_slug,
         }
         event = StoredEvent(
-            internal_id=new_ulid(now), id="", name=InternalEvent.FUNCTION_INVOKED, data=data,
-            user={}, ts=now, v=payload.get("v"), received_at=now,
+            internal_id=new_ulid(now),
+            id="",
+            name=InternalEvent.FUNCTION_INVOKED,
+            data=data,
+            user={},
+            ts=now,
+            v=payload.get("v"),
+            received_at=now,
         )
         self.store.insert_event(event)
-        self._start_run(target, [event], due_at=now, parent={"run_id": run.run_id, "step_id": step_id})
-        self.store.enqueue(QueueKind.INVOKE_TIMEOUT, now + timeout, run_id=run.run_id, step_id=step_id)
+        self._start_run(
+            target, [event], due_at=now, parent={"run_id": run.run_id, "step_id": step_id}
+        )
+        self.store.enqueue(
+            QueueKind.INVOKE_TIMEOUT, now + timeout, run_id=run.run_id, step_id=step_id
+        )
 
     def _complete_step(self, run: Run, step_id: str, memo: Any, now: int) -> None:
         """Memoize a finished step and ask for the next one when nothing else is outstanding."""
@@ -331,20 +356,31 @@ class RunMachine:
             self._resolve_parent(run.parent, status, output, now)
         if run.event["name"] in _LIFECYCLE_EVENTS:
             return  # no lifecycle events about lifecycle handlers, or they would recurse
-        base = {"function_id": run.fn_slug, "run_id": run.run_id, "event": run.event,
-                "events": run.events}
+        base = {
+            "function_id": run.fn_slug,
+            "run_id": run.run_id,
+            "event": run.event,
+            "events": run.events,
+        }
         emitted = []
         if status is RunStatus.FAILED:
             error = _error_of(output)
-            emitted.append({"name": InternalEvent.FUNCTION_FAILED, "id": run.run_id,
-                            "data": {**base, "error": error}})
+            emitted.append(
+                {
+                    "name": InternalEvent.FUNCTION_FAILED,
+                    "id": run.run_id,
+                    "data": {**base, "error": error},
+                }
+            )
         if status is RunStatus.CANCELLED:
-            emitted.append({"name": InternalEvent.FUNCTION_CANCELLED, "id": run.run_id,
-                            "data": base})
+            emitted.append(
+                {"name": InternalEvent.FUNCTION_CANCELLED, "id": run.run_id, "data": base}
+            )
         finished = {**base, "_inngest": {"status": status.value}}
         finished["error" if status is RunStatus.FAILED else "result"] = output
-        emitted.append({"name": InternalEvent.FUNCTION_FINISHED, "id": run.run_id,
-                        "data": finished})
+        emitted.append(
+            {"name": InternalEvent.FUNCTION_FINISHED, "id": run.run_id, "data": finished}
+        )
         for event in emitted:
             self._ingest_one(event)
 
@@ -384,9 +420,9 @@ class RunMachine:
             step_id = item.step_id or ""
             if run is None or run.status is not RunStatus.RUNNING:
                 return
-            if item.kind is QueueKind.WAKE:
-                self._complete_step(run, step_id, None, now)
-            elif item.kind is QueueKind.WAIT_TIMEOUT and self.store.remove_wait(run.run_id, step_id):
+            if item.kind is QueueKind.WAKE or (
+                item.kind is QueueKind.WAIT_TIMEOUT and self.store.remove_wait(run.run_id, step_id)
+            ):
                 self._complete_step(run, step_id, None, now)
             elif item.kind is QueueKind.INVOKE_TIMEOUT:
                 self._complete_step(run, step_id, {"error": INVOKE_TIMEOUT_ERROR}, now)
@@ -398,11 +434,18 @@ class RunMachine:
             return
         scheduled = format_timestamp(item.due_at)
         event = StoredEvent(
-            internal_id=new_ulid(now), id=f"{fn.id}:{scheduled}",
+            internal_id=new_ulid(now),
+            id=f"{fn.id}:{scheduled}",
             name=InternalEvent.SCHEDULED_TIMER,
-            data={"cron": payload["cron"], "scheduledAt": scheduled,
-                  "fireAt": format_timestamp(now)},
-            user={}, ts=now, v=None, received_at=now,
+            data={
+                "cron": payload["cron"],
+                "scheduledAt": scheduled,
+                "fireAt": format_timestamp(now),
+            },
+            user={},
+            ts=now,
+            v=None,
+            received_at=now,
         )
         self.store.insert_event(event)
         self._start_run(fn, [event], due_at=now, cron=payload["cron"])
@@ -422,8 +465,12 @@ class RunMachine:
         with self.store.transaction():
             if self.store.dequeue(item.id):
                 self.store.enqueue(
-                    item.kind, self.clock.now() + delay_ms, run_id=item.run_id,
-                    step_id=item.step_id, attempt=item.attempt, payload=item.payload,
+                    item.kind,
+                    self.clock.now() + delay_ms,
+                    run_id=item.run_id,
+                    step_id=item.step_id,
+                    attempt=item.attempt,
+                    payload=item.payload,
                 )
 
     # cancellation
@@ -443,7 +490,8 @@ class RunMachine:
         now = self.clock.now()
         with self.store.transaction():
             runs = [
-                run for run in self.store.running_runs(fn_slug, started_after, started_before)
+                run
+                for run in self.store.running_runs(fn_slug, started_after, started_before)
                 if expressions.matches(expr, {"event": run.event})
             ]
             for run in runs:
@@ -453,7 +501,11 @@ class RunMachine:
 
 def next_fire(cron: str, after_ms: int) -> int:
     """The first time (ms) after `after_ms` at which `cron` fires; `TZ=Zone ` prefixes honoured."""
-    zone = ZoneInfo(cron.split(" ", 1)[0].split("=", 1)[1]) if cron.startswith(("TZ=", "CRON_TZ=")) else UTC
+    zone = (
+        ZoneInfo(cron.split(" ", 1)[0].split("=", 1)[1])
+        if cron.startswith(("TZ=", "CRON_TZ="))
+        else UTC
+    )
     start = datetime.fromtimestamp(after_ms / 1000, tz=zone)
     return int(croniter(cron_expression(cron), start).get_next(float) * 1000)
 

@@ -27,8 +27,11 @@ class Scheduler:
             return taken
         scan = max(capacity * 4, SCAN_MIN)
         for item, keys_json in self.store.due_items(now, scan, set(self.leased)):
-            keys = [(key, limit) for key, limit in json.loads(keys_json)] \
-                if item.kind is QueueKind.CALL else []
+            keys = (
+                [(key, limit) for key, limit in json.loads(keys_json)]
+                if item.kind is QueueKind.CALL
+                else []
+            )
             if any(self.in_flight[key] >= limit for key, limit in keys):
                 continue
             self.in_flight.update(key for key, _ in keys)

@@ -23,10 +23,26 @@ log = logging.getLogger("engine")
 
 CALL_TIMEOUT_S = 7200.0
 CRASH_DELAY_MS = 1000
-DISCOVERY_PORTS = (80, 443, *range(3000, 3011), 4321, 5000, 5173, 8000, 8080, 8081, 8888,
-                   *range(8910, 8916), 8787)
-DISCOVERY_PATHS = ("/api/inngest", "/x/inngest", "/.netlify/functions/inngest",
-                   "/.redwood/functions/inngest")
+DISCOVERY_PORTS = (
+    80,
+    443,
+    *range(3000, 3011),
+    4321,
+    5000,
+    5173,
+    8000,
+    8080,
+    8081,
+    8888,
+    *range(8910, 8916),
+    8787,
+)
+DISCOVERY_PATHS = (
+    "/api/inngest",
+    "/x/inngest",
+    "/.netlify/functions/inngest",
+    "/.redwood/functions/inngest",
+)
 
 
 class Engine:
@@ -66,7 +82,8 @@ class Engine:
         self._wake = asyncio.Event()
         limits = httpx.Limits(max_connections=self.workers, max_keepalive_connections=self.workers)
         async with httpx.AsyncClient(
-            timeout=httpx.Timeout(CALL_TIMEOUT_S, connect=10.0), limits=limits,
+            timeout=httpx.Timeout(CALL_TIMEOUT_S, connect=10.0),
+            limits=limits,
             transport=self._transport,
         ) as http:
             self._http = http
@@ -110,8 +127,12 @@ class Engine:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("queue item %s (%s) failed; retrying in %d ms",
-                          item.id, item.kind.value, CRASH_DELAY_MS)
+            log.exception(
+                "queue item %s (%s) failed; retrying in %d ms",
+                item.id,
+                item.kind.value,
+                CRASH_DELAY_MS,
+            )
             self.machine.postpone(item, CRASH_DELAY_MS)
         finally:
             self.scheduler.release(item)
@@ -166,8 +187,9 @@ class Engine:
                 return None
             return url if response.headers.get(SDK_HEADER) else None
 
-        candidates = [f"http://127.0.0.1:{port}{path}"
-                      for port in DISCOVERY_PORTS for path in DISCOVERY_PATHS]
+        candidates = [
+            f"http://127.0.0.1:{port}{path}" for port in DISCOVERY_PORTS for path in DISCOVERY_PATHS
+        ]
         found = await asyncio.gather(*(probe(url) for url in candidates))
         return [url for url in found if url]
 

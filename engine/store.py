@@ -208,13 +208,19 @@ class Store:
             "INSERT INTO apps VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
             " url = excluded.url, sdk = excluded.sdk, framework = excluded.framework,"
             " synced_at = excluded.synced_at",
-            name, url, sdk, framework, now,
+            name,
+            url,
+            sdk,
+            framework,
+            now,
         )
 
     def replace_functions(self, app: str, configs: dict[str, dict[str, Any]]) -> bool:
         """Store an app's functions; True when anything changed."""
-        old = {row["slug"]: row["config"] for row in self._all(
-            "SELECT slug, config FROM functions WHERE app = ?", app)}
+        old = {
+            row["slug"]: row["config"]
+            for row in self._all("SELECT slug, config FROM functions WHERE app = ?", app)
+        }
         new = {slug: _dumps(config) for slug, config in configs.items()}
         if old == new:
             return False
@@ -239,8 +245,14 @@ class Store:
     def insert_event(self, event: StoredEvent) -> None:
         self._run(
             "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            event.internal_id, event.id, event.name, _dumps(event.data), _dumps(event.user),
-            event.ts, event.v, event.received_at,
+            event.internal_id,
+            event.id,
+            event.name,
+            _dumps(event.data),
+            _dumps(event.user),
+            event.ts,
+            event.v,
+            event.received_at,
         )
 
     def get_event(self, internal_id: str) -> StoredEvent | None:
@@ -248,20 +260,29 @@ class Store:
         return None if row is None else _event_from_row(row)
 
     def list_events(
-        self, *, limit: int, before_id: str | None, name: str | None,
-        received_after: int | None, received_before: int | None,
+        self,
+        *,
+        limit: int,
+        before_id: str | None,
+        name: str | None,
+        received_after: int | None,
+        received_before: int | None,
     ) -> list[StoredEvent]:
         clauses, args = ["1 = 1"], []
         for clause, value in (
-            ("internal_id < ?", before_id), ("name = ?", name),
-            ("received_at >= ?", received_after), ("received_at <= ?", received_before),
+            ("internal_id < ?", before_id),
+            ("name = ?", name),
+            ("received_at >= ?", received_after),
+            ("received_at <= ?", received_before),
         ):
             if value is not None:
                 clauses.append(clause)
                 args.append(value)
         rows = self._all(
             f"SELECT * FROM events WHERE {' AND '.join(clauses)}"  # noqa: S608 - fixed clauses
-            " ORDER BY internal_id DESC LIMIT ?", *args, limit,
+            " ORDER BY internal_id DESC LIMIT ?",
+            *args,
+            limit,
         )
         return [_event_from_row(row) for row in rows]
 
@@ -270,8 +291,16 @@ class Store:
     def insert_run(self, run: Run, event_ids: list[str]) -> None:
         self._run(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?, ?, ?)",
-            run.run_id, run.fn_slug, run.event_id, _dumps(run.events), run.batch_id, run.cron,
-            run.status, run.started_at, _dumps(run.concurrency), run.priority,
+            run.run_id,
+            run.fn_slug,
+            run.event_id,
+            _dumps(run.events),
+            run.batch_id,
+            run.cron,
+            run.status,
+            run.started_at,
+            _dumps(run.concurrency),
+            run.priority,
             None if run.parent is None else _dumps(run.parent),
         )
         self._db.executemany(
@@ -286,21 +315,29 @@ class Store:
     def runs_for_event(self, event_id: str) -> list[Run]:
         rows = self._all(
             "SELECT runs.* FROM run_events JOIN runs USING (run_id)"
-            " WHERE run_events.event_id = ? ORDER BY runs.run_id", event_id,
+            " WHERE run_events.event_id = ? ORDER BY runs.run_id",
+            event_id,
         )
         return [_run_from_row(row) for row in rows]
 
     def running_runs(self, fn_slug: str, started_after: int, started_before: int) -> list[Run]:
         rows = self._all(
             "SELECT * FROM runs WHERE fn_slug = ? AND status = ? AND started_at >= ?"
-            " AND started_at < ?", fn_slug, RunStatus.RUNNING, started_after, started_before,
+            " AND started_at < ?",
+            fn_slug,
+            RunStatus.RUNNING,
+            started_after,
+            started_before,
         )
         return [_run_from_row(row) for row in rows]
 
     def finish_run(self, run_id: str, status: RunStatus, output: Any, now: int) -> None:
         self._run(
             "UPDATE runs SET status = ?, output = ?, ended_at = ? WHERE run_id = ?",
-            status, _dumps(output), now, run_id,
+            status,
+            _dumps(output),
+            now,
+            run_id,
         )
         for table in ("queue", "pending", "waits", "cancel_rules"):
             self._run(f"DELETE FROM {table} WHERE run_id = ?", run_id)  # noqa: S608
@@ -309,29 +346,40 @@ class Store:
 
     def steps(self, run_id: str) -> dict[str, Any]:
         rows = self._all(
-            "SELECT step_id, memo FROM steps WHERE run_id = ? ORDER BY position", run_id)
+            "SELECT step_id, memo FROM steps WHERE run_id = ? ORDER BY position", run_id
+        )
         return {row["step_id"]: json.loads(row["memo"]) for row in rows}
 
     def memoize(self, run_id: str, step_id: str, memo: Any) -> bool:
         """Record a finished step; False if it was already recorded."""
-        return self._run(
-            "INSERT OR IGNORE INTO steps SELECT ?, ?, ?, COUNT(*) FROM steps WHERE run_id = ?",
-            run_id, step_id, _dumps(memo), run_id,
-        ) == 1
+        return (
+            self._run(
+                "INSERT OR IGNORE INTO steps SELECT ?, ?, ?, COUNT(*) FROM steps WHERE run_id = ?",
+                run_id,
+                step_id,
+                _dumps(memo),
+                run_id,
+            )
+            == 1
+        )
 
     def is_memoized(self, run_id: str, step_id: str) -> bool:
-        return self._one(
-            "SELECT 1 FROM steps WHERE run_id = ? AND step_id = ?", run_id, step_id) is not None
+        return (
+            self._one("SELECT 1 FROM steps WHERE run_id = ? AND step_id = ?", run_id, step_id)
+            is not None
+        )
 
     def add_pending(self, run_id: str, step_id: str, race: bool) -> bool:
         """Mark a step as outstanding; False if it already was."""
-        return self._run(
-            "INSERT OR IGNORE INTO pending VALUES (?, ?, ?)", run_id, step_id, race) == 1
+        return (
+            self._run("INSERT OR IGNORE INTO pending VALUES (?, ?, ?)", run_id, step_id, race) == 1
+        )
 
     def remove_pending(self, run_id: str, step_id: str) -> bool | None:
         """Clear an outstanding step; its race flag, or None if it was not outstanding."""
         row = self._one(
-            "DELETE FROM pending WHERE run_id = ? AND step_id = ? RETURNING race", run_id, step_id)
+            "DELETE FROM pending WHERE run_id = ? AND step_id = ? RETURNING race", run_id, step_id
+        )
         return None if row is None else bool(row["race"])
 
     def has_pending(self, run_id: str) -> bool:
@@ -340,23 +388,41 @@ class Store:
     # the queue
 
     def enqueue(
-        self, kind: QueueKind, due_at: int, *, run_id: str | None = None,
-        step_id: str | None = None, attempt: int = 0, priority: int = 0,
+        self,
+        kind: QueueKind,
+        due_at: int,
+        *,
+        run_id: str | None = None,
+        step_id: str | None = None,
+        attempt: int = 0,
+        priority: int = 0,
         payload: dict[str, Any] | None = None,
     ) -> int:
         cursor = self._db.execute(
             "INSERT INTO queue (kind, run_id, step_id, attempt, due_at, sort_at, payload)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (kind, run_id, step_id, attempt, due_at, due_at - priority * 1000,
-             None if payload is None else _dumps(payload)),
+            (
+                kind,
+                run_id,
+                step_id,
+                attempt,
+                due_at,
+                due_at - priority * 1000,
+                None if payload is None else _dumps(payload),
+            ),
         )
         return int(cursor.lastrowid or 0)
 
     def has_queued(self, run_id: str, kind: QueueKind, step_id: str) -> bool:
-        return self._one(
-            "SELECT 1 FROM queue WHERE run_id = ? AND kind = ? AND step_id = ?",
-            run_id, kind, step_id,
-        ) is not None
+        return (
+            self._one(
+                "SELECT 1 FROM queue WHERE run_id = ? AND kind = ? AND step_id = ?",
+                run_id,
+                kind,
+                step_id,
+            )
+            is not None
+        )
 
     def dequeue(self, item_id: int) -> bool:
         """Remove a queue item; False if it was already gone (cancelled or superseded)."""
@@ -365,7 +431,9 @@ class Store:
     def dequeue_step(self, run_id: str, kind: QueueKind, step_id: str) -> None:
         self._run(
             "DELETE FROM queue WHERE run_id = ? AND kind = ? AND step_id = ?",
-            run_id, kind, step_id,
+            run_id,
+            kind,
+            step_id,
         )
 
     def dequeue_payload(self, kind: QueueKind, payload: dict[str, Any]) -> None:
@@ -379,7 +447,10 @@ class Store:
         """Move the item with this payload to `due_at`, creating it if needed."""
         if not self._run(
             "UPDATE queue SET due_at = ?, sort_at = ? WHERE kind = ? AND payload = ?",
-            due_at, due_at, kind, _dumps(payload),
+            due_at,
+            due_at,
+            kind,
+            _dumps(payload),
         ):
             self.enqueue(kind, due_at, payload=payload)
 
@@ -388,7 +459,9 @@ class Store:
         rows = self._all(
             "SELECT queue.*, runs.concurrency AS keys FROM queue"
             " LEFT JOIN runs USING (run_id) WHERE queue.due_at <= ?"
-            " ORDER BY queue.sort_at, queue.id LIMIT ?", now, limit + len(skip),
+            " ORDER BY queue.sort_at, queue.id LIMIT ?",
+            now,
+            limit + len(skip),
         )
         return [(_item_from_row(row), row["keys"] or "[]") for row in rows if row["id"] not in skip]
 
@@ -402,43 +475,56 @@ class Store:
     # waits and cancel rules
 
     def add_wait(
-        self, run_id: str, step_id: str, event_name: str, expr: str | None, now: int,
+        self,
+        run_id: str,
+        step_id: str,
+        event_name: str,
+        expr: str | None,
+        now: int,
         expires_at: int,
     ) -> None:
         self._run(
             "INSERT OR IGNORE INTO waits VALUES (?, ?, ?, ?, ?, ?)",
-            run_id, step_id, event_name, expr, now, expires_at,
+            run_id,
+            step_id,
+            event_name,
+            expr,
+            now,
+            expires_at,
         )
 
     def waits_for(self, event_name: str, now: int) -> list[sqlite3.Row]:
         return self._all(
             "SELECT * FROM waits WHERE event_name = ? AND created_at <= ? AND expires_at > ?"
-            " ORDER BY created_at", event_name, now, now,
+            " ORDER BY created_at",
+            event_name,
+            now,
+            now,
         )
 
     def remove_wait(self, run_id: str, step_id: str) -> bool:
-        return self._run(
-            "DELETE FROM waits WHERE run_id = ? AND step_id = ?", run_id, step_id) == 1
+        return self._run("DELETE FROM waits WHERE run_id = ? AND step_id = ?", run_id, step_id) == 1
 
     def add_cancel_rule(self, run_id: str, event_name: str, expr: str | None, expires: int) -> None:
         self._run("INSERT INTO cancel_rules VALUES (?, ?, ?, ?)", run_id, event_name, expr, expires)
 
     def cancel_rules_for(self, event_name: str, now: int) -> list[sqlite3.Row]:
         return self._all(
-            "SELECT * FROM cancel_rules WHERE event_name = ? AND expires_at > ?", event_name, now)
+            "SELECT * FROM cancel_rules WHERE event_name = ? AND expires_at > ?", event_name, now
+        )
 
     # flow control
 
     def claim_key(self, key: str, now: int, expires_at: int) -> bool:
         """Claim a key until `expires_at`; False if someone holds it already."""
         self._run("DELETE FROM claimed_keys WHERE key = ? AND expires_at <= ?", key, now)
-        return self._run(
-            "INSERT OR IGNORE INTO claimed_keys VALUES (?, ?)", key, expires_at) == 1
+        return self._run("INSERT OR IGNORE INTO claimed_keys VALUES (?, ?)", key, expires_at) == 1
 
     def count_hits(self, key: str, since: int) -> int:
         self._run("DELETE FROM rate_hits WHERE key = ? AND at <= ?", key, since)
-        return int(self._db.execute(
-            "SELECT COUNT(*) FROM rate_hits WHERE key = ?", (key,)).fetchone()[0])
+        return int(
+            self._db.execute("SELECT COUNT(*) FROM rate_hits WHERE key = ?", (key,)).fetchone()[0]
+        )
 
     def add_hit(self, key: str, now: int) -> None:
         self._run("INSERT INTO rate_hits VALUES (?, ?)", key, now)
@@ -454,12 +540,14 @@ class Store:
         return self._one("SELECT * FROM debounces WHERE fn_slug = ? AND key = ?", fn_slug, key)
 
     def save_debounce(self, fn_slug: str, key: str, event_id: str, first_at: int) -> None:
-        self._run("INSERT OR REPLACE INTO debounces VALUES (?, ?, ?, ?)",
-                  fn_slug, key, event_id, first_at)
+        self._run(
+            "INSERT OR REPLACE INTO debounces VALUES (?, ?, ?, ?)", fn_slug, key, event_id, first_at
+        )
 
     def pop_debounce(self, fn_slug: str, key: str) -> str | None:
         row = self._one(
-            "DELETE FROM debounces WHERE fn_slug = ? AND key = ? RETURNING event_id", fn_slug, key)
+            "DELETE FROM debounces WHERE fn_slug = ? AND key = ? RETURNING event_id", fn_slug, key
+        )
         return None if row is None else str(row["event_id"])
 
     def batch(self, fn_slug: str, key: str) -> tuple[str, list[str]] | None:
@@ -467,8 +555,13 @@ class Store:
         return None if row is None else (row["batch_id"], json.loads(row["events"]))
 
     def save_batch(self, fn_slug: str, key: str, batch_id: str, event_ids: list[str]) -> None:
-        self._run("INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?)",
-                  fn_slug, key, batch_id, _dumps(event_ids))
+        self._run(
+            "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?)",
+            fn_slug,
+            key,
+            batch_id,
+            _dumps(event_ids),
+        )
 
     def pop_batch(self, fn_slug: str, key: str) -> tuple[str, list[str]] | None:
         found = self.batch(fn_slug, key)
@@ -481,19 +574,29 @@ class Store:
 
 def _event_from_row(row: sqlite3.Row) -> StoredEvent:
     return StoredEvent(
-        internal_id=row["internal_id"], id=row["id"], name=row["name"],
-        data=json.loads(row["data"]), user=json.loads(row["user"]), ts=row["ts"], v=row["v"],
+        internal_id=row["internal_id"],
+        id=row["id"],
+        name=row["name"],
+        data=json.loads(row["data"]),
+        user=json.loads(row["user"]),
+        ts=row["ts"],
+        v=row["v"],
         received_at=row["received_at"],
     )
 
 
 def _run_from_row(row: sqlite3.Row) -> Run:
     return Run(
-        run_id=row["run_id"], fn_slug=row["fn_slug"], event_id=row["event_id"],
-        events=json.loads(row["events"]), batch_id=row["batch_id"], cron=row["cron"],
+        run_id=row["run_id"],
+        fn_slug=row["fn_slug"],
+        event_id=row["event_id"],
+        events=json.loads(row["events"]),
+        batch_id=row["batch_id"],
+        cron=row["cron"],
         status=RunStatus(row["status"]),
         output=None if row["output"] is None else json.loads(row["output"]),
-        started_at=row["started_at"], ended_at=row["ended_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
         concurrency=[(key, limit) for key, limit in json.loads(row["concurrency"])],
         priority=row["priority"],
         parent=None if row["parent"] is None else json.loads(row["parent"]),
@@ -502,7 +605,11 @@ def _run_from_row(row: sqlite3.Row) -> Run:
 
 def _item_from_row(row: sqlite3.Row) -> QueueItem:
     return QueueItem(
-        id=row["id"], kind=QueueKind(row["kind"]), run_id=row["run_id"], step_id=row["step_id"],
-        attempt=row["attempt"], due_at=row["due_at"],
+        id=row["id"],
+        kind=QueueKind(row["kind"]),
+        run_id=row["run_id"],
+        step_id=row["step_id"],
+        attempt=row["attempt"],
+        due_at=row["due_at"],
         payload=None if row["payload"] is None else json.loads(row["payload"]),
     )

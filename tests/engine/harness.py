@@ -63,7 +63,8 @@ class EngineThread:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         server, serving = await start_server(
-            create_api(self.engine), "127.0.0.1", 0, lifespan="off")
+            create_api(self.engine), "127.0.0.1", 0, lifespan="off"
+        )
         self.port = server.servers[0].sockets[0].getsockname()[1]
         running = asyncio.create_task(self.engine.run())
         self._ready.set()
@@ -91,7 +92,8 @@ class AppThread:
 
     def __init__(self, app: fastapi.FastAPI) -> None:
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         eventually(lambda: self.server.started, timeout=10)
@@ -155,7 +157,8 @@ class Harness:
 
     def wait_run(self, run_id: str, timeout: float = 10.0) -> dict[str, Any]:
         run: dict[str, Any] = eventually(
-            lambda: (r := self.run(run_id))["status"] in TERMINAL and r, timeout)
+            lambda: (r := self.run(run_id))["status"] in TERMINAL and r, timeout
+        )
         return run
 
     def runs_of(self, function_slug: str) -> list[dict[str, Any]]:
@@ -187,10 +190,13 @@ def harness(
     fake_clock: bool = True,
     **engine_options: Any,
 ) -> Iterator[Harness]:
-    engine = EngineThread(tmp_path / "engine.db", FakeClock() if fake_clock else None,
-                          **engine_options)
+    engine = EngineThread(
+        tmp_path / "engine.db", FakeClock() if fake_clock else None, **engine_options
+    )
     client = inngest.Inngest(
-        app_id=APP_ID, is_production=False, api_base_url=engine.url,
+        app_id=APP_ID,
+        is_production=False,
+        api_base_url=engine.url,
         event_api_base_url=engine.url,
     )
     app = fastapi.FastAPI()
