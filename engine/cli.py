@@ -22,7 +22,10 @@ async def start_server(
     app: Any, host: str, port: int, **options: Any
 ) -> tuple[uvicorn.Server, asyncio.Task[None]]:
     """Start uvicorn on host:port and return once it listens; a clear error if it cannot."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # Naming the protocol lets asyncio set TCP_NODELAY on accepted connections; with proto 0 it
+    # does not, and every keep-alive response then stalls ~40 ms (Nagle + delayed ACK).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -195,10 +195,8 @@ class RunMachine:
     def call_request(self, item: QueueItem) -> tuple[str, dict[str, Any]] | None:
         """The URL and body of the SDK call for `item`, or None when its run has ended."""
         run = self.store.get_run(item.run_id or "")
-        if run is None or run.status is not RunStatus.RUNNING:
-            return None
-        fn = self.functions.get(run.fn_slug)
-        if fn is None:
+        fn = None if run is None else self.functions.get(run.fn_slug)
+        if run is None or fn is None or run.status is not RunStatus.RUNNING:
             return None
         steps = self.store.steps(run.run_id)
         body = {
@@ -241,8 +239,21 @@ class RunMachine:
                     if not (retriable and self._retry(run, item, fn, now, retry_at)):
                         self._finish(run, RunStatus.FAILED, error, now)
                 case Reported(ops, retriable):
-                    for op in ops:
-                        self._apply_op(run, fn, item, op, retriable, now)
+                    try:
+                        for op in ops:
+                            self._apply_op(run, fn, item, op, retriable, now)
+                    except (ValueError, TypeError, KeyError) as exc:
+                        message = f"the SDK reported a step the engine cannot read: {exc}"
+                        self._finish(
+                            run, RunStatus.FAILED, {"name": "Error", "message": message}, now
+                        )
+                        return
+                    if not self.store.has_pending(run.run_id) and not self.store.has_queued_call(
+                        run.run_id
+                    ):
+                        # Every reported step was already done (a re-discovery that raced a
+                        # finishing step): without this the run would wait forever.
+                        self._discover(run, now)
 
     def _retry(
         self, run: Run, item: QueueItem, fn: FunctionConfig, now: int, retry_at: int | None = None

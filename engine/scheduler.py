@@ -7,6 +7,7 @@ in flight and every item still in the queue is simply due again.
 
 import json
 from collections import Counter
+from contextlib import closing
 
 from engine.consts import QueueKind
 from engine.store import QueueItem, Store
@@ -26,19 +27,20 @@ class Scheduler:
         if capacity <= 0:
             return taken
         scan = max(capacity * 4, SCAN_MIN)
-        for item, keys_json in self.store.due_items(now, scan, set(self.leased)):
-            keys = (
-                [(key, limit) for key, limit in json.loads(keys_json)]
-                if item.kind is QueueKind.CALL
-                else []
-            )
-            if any(self.in_flight[key] >= limit for key, limit in keys):
-                continue
-            self.in_flight.update(key for key, _ in keys)
-            self.leased[item.id] = keys
-            taken.append(item)
-            if len(taken) == capacity:
-                break
+        with closing(self.store.scan_due_items(now, scan, set(self.leased))) as due:
+            for item, keys_json in due:
+                keys = (
+                    [(key, limit) for key, limit in json.loads(keys_json)]
+                    if item.kind is QueueKind.CALL
+                    else []
+                )
+                if any(self.in_flight[key] >= limit for key, limit in keys):
+                    continue
+                self.in_flight.update(key for key, _ in keys)
+                self.leased[item.id] = keys
+                taken.append(item)
+                if len(taken) == capacity:
+                    break
         return taken
 
     def release(self, item: QueueItem) -> None:

@@ -7,7 +7,7 @@ loop thread; nothing else touches it.
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -424,6 +424,12 @@ class Store:
             is not None
         )
 
+    def has_queued_call(self, run_id: str) -> bool:
+        return (
+            self._one("SELECT 1 FROM queue WHERE run_id = ? AND kind = ?", run_id, QueueKind.CALL)
+            is not None
+        )
+
     def dequeue(self, item_id: int) -> bool:
         """Remove a queue item; False if it was already gone (cancelled or superseded)."""
         return self._run("DELETE FROM queue WHERE id = ?", item_id) == 1
@@ -456,14 +462,28 @@ class Store:
 
     def due_items(self, now: int, limit: int, skip: set[int]) -> list[tuple[QueueItem, str]]:
         """Due queue items in priority order, each with its run's concurrency keys (JSON)."""
-        rows = self._all(
+        return list(self.scan_due_items(now, limit, skip))
+
+    def scan_due_items(
+        self, now: int, limit: int, skip: set[int]
+    ) -> Generator[tuple[QueueItem, str], None, None]:
+        """`due_items`, read row by row as the caller takes them; close it when done.
+
+        The scheduler usually wants one or two items of a long queue: reading its whole scan
+        window each time was a quarter of the engine's CPU with 1,000 runs queued.
+        """
+        cursor = self._db.execute(
             "SELECT queue.*, runs.concurrency AS keys FROM queue"
             " LEFT JOIN runs USING (run_id) WHERE queue.due_at <= ?"
             " ORDER BY queue.sort_at, queue.id LIMIT ?",
-            now,
-            limit + len(skip),
+            (now, limit + len(skip)),
         )
-        return [(_item_from_row(row), row["keys"] or "[]") for row in rows if row["id"] not in skip]
+        try:
+            for row in cursor:
+                if row["id"] not in skip:
+                    yield _item_from_row(row), row["keys"] or "[]"
+        finally:
+            cursor.close()
 
     def next_due_after(self, now: int) -> int | None:
         row = self._one("SELECT MIN(due_at) AS due FROM queue WHERE due_at > ?", now)

@@ -188,6 +188,7 @@ def harness(
     make_functions: Callable[[inngest.Inngest], list[inngest.Function[Any]]],
     *,
     fake_clock: bool = True,
+    streaming: inngest.Streaming | None = None,
     **engine_options: Any,
 ) -> Iterator[Harness]:
     engine = EngineThread(
@@ -200,7 +201,7 @@ def harness(
         event_api_base_url=engine.url,
     )
     app = fastapi.FastAPI()
-    inngest.fast_api.serve(app, client, make_functions(client))
+    inngest.fast_api.serve(app, client, make_functions(client), streaming=streaming)
     app_thread = AppThread(app)
     try:
         results = engine.sync(app_thread.url)

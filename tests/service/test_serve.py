@@ -1,0 +1,68 @@
+"""`docs-ingest serve` starts the service and the embedded engine; a sent event is visibly run."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.engine.harness import eventually
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_runs_a_sent_event_and_logs_its_run(tmp_path: Path) -> None:
+    port, engine_port = _free_port(), _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("INNGEST_")},
+        "DOCS_INGEST_DATA_DIR": str(tmp_path / "data"),
+    }
+    command = [
+        str(Path(sys.executable).parent / "docs-ingest"),
+        "serve",
+        "--port",
+        str(port),
+        "--engine-port",
+        str(engine_port),
+    ]
+    log_path = tmp_path / "serve.log"
+    with (
+        log_path.open("w") as log,
+        subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path
+        ) as process,
+    ):
+        try:
+            engine = httpx.Client(base_url=f"http://127.0.0.1:{engine_port}", timeout=5)
+            with engine:
+                eventually(lambda: _functions(engine), timeout=30)
+                sent = engine.post("/e/dev", json={"name": "docs/ping", "data": {"message": "hi"}})
+                event_id = sent.json()["ids"][0]
+                run = eventually(lambda: _completed_run(engine, event_id), timeout=15)
+        finally:
+            process.terminate()
+            process.wait(10)
+
+    assert run["output"]["reply"] == "pong: hi"
+    log_text = log_path.read_text()
+    assert f"run {run['run_id']} docs-ingest-ping Completed" in log_text
+    assert (tmp_path / "data" / "engine.db").is_file()
+
+
+def _functions(engine: httpx.Client) -> list[str] | None:
+    try:
+        functions: list[str] = engine.get("/dev").json()["functions"]
+    except httpx.HTTPError:
+        return None
+    return functions
+
+
+def _completed_run(engine: httpx.Client, event_id: str) -> dict[str, object] | None:
+    runs = engine.get(f"/v1/events/{event_id}/runs").json()["data"]
+    return runs[0] if runs and runs[0]["status"] == "Completed" else None
