@@ -7,6 +7,7 @@ machine deals only with outcomes.
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -55,6 +56,14 @@ class Executor:
             return {"data": response.json()}
         except (httpx.HTTPError, ValueError) as exc:
             return {"error": {"name": "AIGatewayError", "message": str(exc)}}
+
+
+def step_url(url: str, fn_slug: str, step_id: str) -> str:
+    """The function's runtime URL with `fnId` and `stepId` set for one call."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.update(fnId=fn_slug, stepId=step_id)
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def parse_response(status: int, headers: httpx.Headers, content: bytes, now: int) -> Outcome:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from engine import expressions
 from engine.consts import DEFAULT_RETRIES, DISCOVERY_STEP, MAX_RETRIES
+from engine.cron import cron_expression
 from engine.timeutil import parse_duration
 
 UNSUPPORTED_OPTIONS = ("singleton", "timeouts")
@@ -177,13 +178,6 @@ class FunctionConfig(_Config):
         retries = self.steps[DISCOVERY_STEP].retries
         count = DEFAULT_RETRIES if retries is None or retries.attempts is None else retries.attempts
         return min(count, MAX_RETRIES) + 1
-
-
-def cron_expression(text: str) -> str:
-    """The cron expression without a `TZ=Zone ` prefix."""
-    if text.startswith(("TZ=", "CRON_TZ=")):
-        return text.split(" ", 1)[1] if " " in text else ""
-    return text
 
 
 def parse_functions(raw: Any) -> list[FunctionConfig]:

@@ -8,12 +8,7 @@ store; the consumer (`engine.server`) performs the HTTP calls and hands their ou
 import logging
 import random
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo
-
-from croniter import croniter
 
 from engine import expressions
 from engine.clock import Clock
@@ -26,12 +21,14 @@ from engine.consts import (
     QueueKind,
     RunStatus,
 )
+from engine.cron import next_fire, schedule_crons, scheduled_event
+from engine.executor import step_url
 from engine.flow import FlowControl
-from engine.functions import FunctionConfig, cron_expression, parse_functions
+from engine.functions import FunctionConfig, parse_functions
 from engine.ids import new_ulid
 from engine.outcomes import CallFailed, Completed, Outcome, Reported
 from engine.store import QueueItem, Run, Store, StoredEvent
-from engine.timeutil import format_timestamp, parse_duration, parse_timestamp
+from engine.timeutil import parse_duration, parse_timestamp
 
 log = logging.getLogger("engine")
 
@@ -75,23 +72,8 @@ class RunMachine:
                 app, {c.id: c.model_dump(by_alias=True, exclude_none=True) for c in configs}
             )
             self._load_functions()
-            self._schedule_crons(now)
+            schedule_crons(self.store, self.functions.values(), now)
         return modified
-
-    def _schedule_crons(self, now: int) -> None:
-        wanted = {
-            (fn.id, trigger.cron)
-            for fn in self.functions.values()
-            for trigger in fn.triggers
-            if trigger.cron
-        }
-        queued = {(p["fn"], p["cron"]) for p in self.store.queued_payloads(QueueKind.CRON)}
-        for fn_slug, cron in queued - wanted:
-            self.store.dequeue_payload(QueueKind.CRON, {"fn": fn_slug, "cron": cron})
-        for fn_slug, cron in wanted - queued:
-            self.store.enqueue(
-                QueueKind.CRON, next_fire(cron, now), payload={"fn": fn_slug, "cron": cron}
-            )
 
     # events
 
@@ -216,7 +198,7 @@ class RunMachine:
             "version": 2,
             "use_api": False,
         }
-        return _step_url(fn.url, fn.id, item.step_id or DISCOVERY_STEP), body
+        return step_url(fn.url, fn.id, item.step_id or DISCOVERY_STEP), body
 
     def apply_call(self, item: QueueItem, outcome: Outcome) -> None:
         """Move a run on with what its SDK call answered."""
@@ -443,21 +425,7 @@ class RunMachine:
         fn = self.functions.get(payload["fn"])
         if fn is None or not any(t.cron == payload["cron"] for t in fn.triggers):
             return
-        scheduled = format_timestamp(item.due_at)
-        event = StoredEvent(
-            internal_id=new_ulid(now),
-            id=f"{fn.id}:{scheduled}",
-            name=InternalEvent.SCHEDULED_TIMER,
-            data={
-                "cron": payload["cron"],
-                "scheduledAt": scheduled,
-                "fireAt": format_timestamp(now),
-            },
-            user={},
-            ts=now,
-            v=None,
-            received_at=now,
-        )
+        event = scheduled_event(fn.id, payload["cron"], item.due_at, now)
         self.store.insert_event(event)
         self._start_run(fn, [event], due_at=now, cron=payload["cron"])
         self.store.enqueue(QueueKind.CRON, next_fire(payload["cron"], now), payload=payload)
@@ -508,24 +476,6 @@ class RunMachine:
             for run in runs:
                 self._finish(run, RunStatus.CANCELLED, None, now)
         return len(runs)
-
-
-def next_fire(cron: str, after_ms: int) -> int:
-    """The first time (ms) after `after_ms` at which `cron` fires; `TZ=Zone ` prefixes honoured."""
-    zone = (
-        ZoneInfo(cron.split(" ", 1)[0].split("=", 1)[1])
-        if cron.startswith(("TZ=", "CRON_TZ="))
-        else UTC
-    )
-    start = datetime.fromtimestamp(after_ms / 1000, tz=zone)
-    return int(croniter(cron_expression(cron), start).get_next(float) * 1000)
-
-
-def _step_url(url: str, fn_slug: str, step_id: str) -> str:
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    query.update(fnId=fn_slug, stepId=step_id)
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _timestamp_or(duration: Any, name: Any, now: int) -> int:
