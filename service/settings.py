@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,58 @@ class Settings(BaseSettings):
         None, alias="INNGEST_EVENT_KEY", description="Event key for sending events to Inngest."
     )
 
+    database_url: str | None = Field(
+        None,
+        alias="DATABASE_URL",
+        description="SQLAlchemy URL of the relational store; unset = "
+        "SQLite at DOCS_INGEST_DATA_DIR/docs-ingest.db.",
+    )
+    qdrant_url: str | None = Field(
+        None,
+        alias="QDRANT_URL",
+        description="Qdrant server URL; unset = embedded Qdrant Edge "
+        "under DOCS_INGEST_DATA_DIR/qdrant.",
+    )
+    qdrant_api_key: str | None = Field(
+        None, alias="QDRANT_API_KEY", description="API key of the Qdrant server."
+    )
+    embedder: Literal["local", "openai"] = Field(
+        "local",
+        alias="DOCS_INGEST_EMBEDDER",
+        description="`local` (all-MiniLM-L6-v2, offline) or `openai`.",
+    )
+    openai_api_key: str | None = Field(
+        None, alias="OPENAI_API_KEY", description="API key for OpenAI embeddings."
+    )
+    openai_base_url: str | None = Field(
+        None, alias="OPENAI_BASE_URL", description="Base URL of an OpenAI-compatible server."
+    )
+    openai_embedding_model: str = Field(
+        "text-embedding-3-small",
+        alias="OPENAI_EMBEDDING_MODEL",
+        description="OpenAI embedding model.",
+    )
+    github_token: str | None = Field(
+        None, alias="GITHUB_TOKEN", description="Token for the GitHub REST API (or use an App)."
+    )
+    github_app_id: str | None = Field(
+        None, alias="GITHUB_APP_ID", description="GitHub App id, for installation tokens."
+    )
+    github_app_private_key: str | None = Field(
+        None, alias="GITHUB_APP_PRIVATE_KEY", description="PEM private key of the GitHub App."
+    )
+    github_api_url: str = Field(
+        "https://api.github.com",
+        alias="GITHUB_API_URL",
+        description="GitHub REST API origin (GitHub Enterprise: its API).",
+    )
+    file_concurrency: int = Field(
+        4,
+        alias="DOCS_INGEST_FILE_CONCURRENCY",
+        ge=1,
+        description="File runs processed at once (embedding rate limits).",
+    )
+
     @property
     def embedded_engine(self) -> bool:
         """True when no external Inngest is configured, so `serve` runs `engine/` itself."""
@@ -62,6 +115,14 @@ class Settings(BaseSettings):
     @property
     def engine_db(self) -> Path:
         return self.data_dir / "engine.db"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'docs-ingest.db'}"
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.data_dir / "qdrant"
 
 
 @lru_cache
