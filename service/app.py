@@ -1,19 +1,32 @@
-"""The FastAPI app factory: the Inngest SDK endpoint and health."""
+"""The FastAPI app factory: the Inngest SDK endpoint, the GitHub webhook and health."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import inngest.fast_api
 from fastapi import FastAPI
 
 from functions import build_functions
-from functions.client import create_client
+from service.deps import Services
 from service.settings import Settings
+from service.webhooks import router as webhook_router
 
 INNGEST_PATH = "/api/inngest"
 
 
-def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="docs-ingest")
-    client = create_client(settings)
-    inngest.fast_api.serve(app, client, build_functions(client), serve_path=INNGEST_PATH)
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    services = services or Services.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await services.aclose()
+
+    app = FastAPI(title="docs-ingest", lifespan=lifespan)
+    app.state.services = services
+    client = services.inngest
+    inngest.fast_api.serve(app, client, build_functions(client, services), serve_path=INNGEST_PATH)
+    app.include_router(webhook_router)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

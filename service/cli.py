@@ -9,6 +9,7 @@ import click
 from engine.cli import engine_command, serve_engine, start_server
 from engine.server import Engine
 from service.app import INNGEST_PATH, create_app
+from service.db import migrate
 from service.settings import Settings, get_settings
 
 
@@ -47,6 +48,7 @@ def serve(port: int | None, engine_port: int | None) -> None:
 
 
 async def _serve(settings: Settings) -> None:
+    migrate(settings.sqlalchemy_url)
     server, serving = await start_server(create_app(settings), settings.host, settings.port)
     log = logging.getLogger("service")
     log.info("service listening on %s (functions at %s)", settings.app_url, INNGEST_PATH)

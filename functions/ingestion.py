@@ -1,0 +1,229 @@
+"""`docs-ingestion`: one run per push (or manual sync) that plans the job and fans out its files.
+
+Steps: mark running → load `lightfast.yml` at the pushed sha → resolve the store → plan →
+record the plan as `ingestion_file` rows → send `docs/file.process` / `docs/file.delete` events
+in batches → wait for `docs/ingestion.files-done` (checking the rows between waits, since the last
+file may finish before the wait begins) → finalize from the rows.
+"""
+
+import datetime
+from typing import Any
+
+import inngest
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from functions.events import (
+    FILE_DELETE,
+    FILE_PROCESS,
+    FILES_DONE,
+    GITHUB_PUSH,
+    INGESTION_CANCELLED,
+    SYNC_REQUESTED,
+)
+from functions.steps import FailedRun, in_session, translating
+from service import jobs
+from service.config import CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
+from service.deps import Services
+from service.indexing import FileTask
+from service.models import FileAction
+from service.planner import PlannedFile, Push, changed_paths, full_diff_reason, plan
+
+FAN_OUT_BATCH = 100
+WAIT_TIMEOUT = datetime.timedelta(minutes=5)
+MAX_WAITS = 12 * 24  # five-minute waits: a job gives up on files still pending after a day
+CANCEL_MATCH = "async.data.ingestion_id == event.data.ingestion_id"
+
+
+class IngestionEvent(BaseModel):
+    """The data of `github/push` and `docs/sync.requested`."""
+
+    ingestion_id: int
+    repository_id: int
+    before: str | None = None
+    after: str | None = None
+    forced: bool = False
+    created: bool = False
+    truncated: bool = False
+    commits: list[dict[str, list[str]]] = []
+    full: bool = False  # a manual sync: compare the whole tree and re-index everything
+
+
+def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Function[Any]:
+    async def mark_failed(ctx: inngest.Context) -> None:
+        failed = FailedRun.model_validate(ctx.event.data)
+        job_id = int(failed.original_data["ingestion_id"])
+        await ctx.step.run("mark-failed", in_session, services, jobs.fail, job_id, failed.message)
+
+    @client.create_function(
+        fn_id="docs-ingestion",
+        name="Ingest a push",
+        trigger=[
+            inngest.TriggerEvent(event=GITHUB_PUSH),
+            inngest.TriggerEvent(event=SYNC_REQUESTED),
+        ],
+        concurrency=[inngest.Concurrency(limit=1, key="event.data.repository_id")],
+        cancel=[inngest.Cancel(event=INGESTION_CANCELLED, if_exp=CANCEL_MATCH)],
+        retries=3,
+        on_failure=mark_failed,
+    )
+    async def ingestion(ctx: inngest.Context) -> dict[str, Any]:
+        event = IngestionEvent.model_validate(ctx.event.data)
+        job_id = event.ingestion_id
+
+        async def mark_running() -> dict[str, Any]:
+            def work(session: Session) -> dict[str, Any]:
+                job = jobs.start(session, job_id, ctx.run_id)
+                repository = jobs.get_repository(session, job.repository_id)
+                return {"after": job.after_sha, "repository": repository.full_name}
+
+            return await in_session(services, work)
+
+        started = await ctx.step.run("mark-running", mark_running)
+        after = str(started["after"])
+
+        async def load_config() -> dict[str, Any]:
+            repository = await in_session(services, jobs.get_repository, event.repository_id)
+            source = services.source_for(repository)
+            content = await translating(source.read_file(after, CONFIG_FILE))
+            try:
+                config = parse_repo_config(content)
+            except RepoConfigError as exc:
+                await in_session(services, jobs.record_config_error, repository.id, str(exc))
+                raise inngest.NonRetriableError(str(exc)) from exc
+            return {"config": config.model_dump(mode="json"), "found": content is not None}
+
+        loaded = await ctx.step.run("load-config", load_config)
+        config = RepoConfig.model_validate(loaded["config"])
+
+        async def resolve_store() -> dict[str, Any]:
+            def work(session: Session) -> dict[str, Any]:
+                job = jobs.get_job(session, job_id)
+                store = jobs.store_for(session, job, config, services.embedder)
+                return {"store_id": store.id, "collection": store.collection}
+
+            found = await in_session(services, work)
+            await services.vectors.ensure_collection(
+                found["collection"], services.embedder.dimension
+            )
+            return found
+
+        store = await ctx.step.run("resolve-store", resolve_store)
+
+        async def plan_files() -> dict[str, Any]:
+            return await _plan(services, event, after, config, int(store["store_id"]))
+
+        planned = await ctx.step.run("plan", plan_files)
+        files = [
+            PlannedFile(**{**item, "action": FileAction(item["action"])})
+            for item in planned["files"]
+        ]
+
+        async def record_plan() -> int:
+            await in_session(services, jobs.record_plan, job_id, files)
+            return len(files)
+
+        await ctx.step.run("record-plan", record_plan)
+        tasks = [
+            _file_event(job_id, event, store, started["repository"], item, config, planned["force"])
+            for item in files
+            if item.skip_reason is None
+        ]
+        for start in range(0, len(tasks), FAN_OUT_BATCH):
+            await ctx.step.send_event(
+                f"fan-out-{start // FAN_OUT_BATCH}", tasks[start : start + FAN_OUT_BATCH]
+            )
+
+        for _ in range(MAX_WAITS):
+            pending = await ctx.step.run("count-pending", _pending, services, job_id)
+            if not pending:
+                break
+            await ctx.step.wait_for_event(
+                "files-done",
+                event=FILES_DONE,
+                if_exp=f"async.data.ingestion_id == {job_id}",
+                timeout=WAIT_TIMEOUT,
+            )
+
+        async def finalize() -> dict[str, Any]:
+            job = await in_session(services, jobs.finalize, job_id, bool(loaded["found"]))
+            return {
+                "status": job.status.value,
+                "files_total": job.files_total,
+                "files_processed": job.files_processed,
+                "files_failed": job.files_failed,
+                "files_skipped": job.files_skipped,
+                "plan": planned["reason"],
+            }
+
+        return await ctx.step.run("finalize", finalize)
+
+    return ingestion
+
+
+async def _plan(
+    services: Services, event: IngestionEvent, after: str, config: RepoConfig, store_id: int
+) -> dict[str, Any]:
+    repository = await in_session(services, jobs.get_repository, event.repository_id)
+    push = Push(
+        before=None if event.full else event.before,
+        after=after,
+        forced=event.forced,
+        created=event.created,
+        commits=event.commits,
+        truncated=event.truncated,
+    )
+    reason = full_diff_reason(push, repository.last_ingested_sha)
+    # New chunking settings make every stored chunk stale, unchanged content or not.
+    force = event.full or CONFIG_FILE in changed_paths(push)
+    source = services.source_for(repository)
+    tree = await translating(source.tree(after))
+    indexed = await in_session(services, jobs.indexed_shas, store_id, event.repository_id)
+    candidates = None if reason is not None else changed_paths(push)
+    files = plan(tree, indexed, config, candidates=candidates, force=force)
+    return {
+        "reason": reason or "changed files from the push payload",
+        "force": force,
+        "files": [_planned_json(item) for item in files],
+    }
+
+
+def _planned_json(item: PlannedFile) -> dict[str, Any]:
+    return {
+        "path": item.path,
+        "action": item.action.value,
+        "blob_sha": item.blob_sha,
+        "size": item.size,
+        "skip_reason": item.skip_reason,
+    }
+
+
+async def _pending(services: Services, job_id: int) -> int:
+    counts = await in_session(services, jobs.update_counts, job_id)
+    return counts.pending
+
+
+def _file_event(
+    job_id: int,
+    event: IngestionEvent,
+    store: dict[str, Any],
+    repository: str,
+    item: PlannedFile,
+    config: RepoConfig,
+    force: bool,
+) -> inngest.Event:
+    task = FileTask(
+        ingestion_id=job_id,
+        store_id=int(store["store_id"]),
+        collection=str(store["collection"]),
+        repository_id=event.repository_id,
+        repository=repository,
+        path=item.path,
+        blob_sha=item.blob_sha,
+        force=force,
+        chunk_size=config.chunk_size,
+        chunk_overlap=config.chunk_overlap,
+        max_file_size=config.max_file_size,
+    )
+    name = FILE_PROCESS if item.action is FileAction.PROCESS else FILE_DELETE
+    return inngest.Event(name=name, id=f"{job_id}:{item.path}", data=task.model_dump())

@@ -1,0 +1,81 @@
+"""What the functions share: database work off the event loop, and error translation for steps.
+
+Service errors become the SDK's flow-control errors here, once: a retriable error with a known
+delay becomes `RetryAfterError`, a permanent one `NonRetriableError`, anything else is raised as
+it is and retried with backoff by Inngest.
+"""
+
+import asyncio
+import datetime
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import inngest
+from pydantic import BaseModel
+
+from functions.events import FILES_DONE
+from service.db import session_scope
+from service.deps import Services
+from service.embeddings import EmbeddingError
+from service.sources import SourceError, SourceRateLimited
+
+T = TypeVar("T")
+
+
+async def in_session(services: Services, work: Callable[..., T], *args: object) -> T:
+    """Run `work(session, *args)` in one transaction, in a worker thread."""
+
+    def run() -> T:
+        with session_scope(services.db) as session:
+            return work(session, *args)
+
+    return await asyncio.to_thread(run)
+
+
+async def translating(work: Awaitable[T]) -> T:
+    """Await `work`, turning service errors into Inngest retry decisions."""
+    try:
+        return await work
+    except SourceRateLimited as exc:
+        raise inngest.RetryAfterError(str(exc), _delay(exc.retry_after)) from exc
+    except (SourceError, EmbeddingError) as exc:
+        retry_after = getattr(exc, "retry_after", None)
+        if exc.retriable and retry_after:
+            raise inngest.RetryAfterError(str(exc), _delay(retry_after)) from exc
+        if not exc.retriable:
+            raise inngest.NonRetriableError(str(exc)) from exc
+        raise
+
+
+class FailedRun(BaseModel):
+    """The data of `inngest/function.failed`, as an `on_failure` handler receives it."""
+
+    event: dict[str, Any]
+    error: dict[str, Any] = {}
+
+    @property
+    def original_data(self) -> dict[str, Any]:
+        data = self.event.get("data")
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def message(self) -> str:
+        message = self.error.get("message")
+        return message if isinstance(message, str) and message else "failed without a message"
+
+
+def _delay(seconds: float) -> datetime.timedelta:
+    return datetime.timedelta(seconds=max(1.0, seconds))
+
+
+async def notify_if_done(ctx: inngest.Context, ingestion_id: int, pending: int) -> None:
+    """Tell the orchestrator when the last file of its job has finished."""
+    if pending == 0:
+        await ctx.step.send_event(
+            "files-done",
+            inngest.Event(
+                name=FILES_DONE,
+                id=f"{ingestion_id}:files-done",
+                data={"ingestion_id": ingestion_id},
+            ),
+        )

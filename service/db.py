@@ -1,0 +1,89 @@
+"""The relational store: engine creation, schema migrations and sessions.
+
+The same code serves SQLite (the embedded default, one file under the data folder) and PostgreSQL
+(`DATABASE_URL`). SQLite connections are set up for a multi-threaded web service: WAL so readers
+never block the writer, enforced foreign keys (SQLite leaves them off by default) and a busy
+timeout instead of an immediate "database is locked".
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlmodel import Session
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+# `postgresql://` would pick psycopg2; the `postgres` extra installs psycopg 3.
+POSTGRES_DRIVER = "postgresql+psycopg"
+_POSTGRES_NAMES = {"postgres", "postgresql"}
+
+
+def database_url(url: str) -> URL:
+    """The SQLAlchemy URL to connect with: a bare PostgreSQL URL gets the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in _POSTGRES_NAMES:
+        parsed = parsed.set(drivername=POSTGRES_DRIVER)
+    return parsed
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for `url`; a SQLite file's parent folder is created if missing."""
+    parsed = database_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # FastAPI runs sync handlers in a thread pool; each connection is still used by one thread
+    # at a time through the pool.
+    engine = create_engine(parsed, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic configuration without an ini file; `env.py` migrates through `engine`."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(url: str) -> None:
+    """Bring the database at `url` to the newest schema; a no-op when it is already there."""
+    engine = create_db_engine(url)
+    try:
+        command.upgrade(alembic_config(engine), "head")
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits when the block ends and rolls back when it raises.
+
+    Rows stay readable after the commit (`expire_on_commit=False`), so a caller can return what
+    it wrote without another query.
+    """
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

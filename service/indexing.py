@@ -1,0 +1,89 @@
+"""One file into the index: read it, check it, chunk it, embed it, upsert it.
+
+A file that cannot be indexed for a reason of its own (binary, not UTF-8, too large) is skipped
+with that reason; an error of a service it needs (the source, the embedder, Qdrant) is raised,
+so the durable step retries it.
+"""
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from service.chunking import chunk_markdown
+from service.embeddings import Embedder
+from service.sources import Source
+from service.vectors import ChunkRecord, VectorStore
+
+BINARY_SNIFF_BYTES = 8192
+
+
+class FileTask(BaseModel):
+    """The data of a `docs/file.process` or `docs/file.delete` event."""
+
+    ingestion_id: int
+    store_id: int
+    collection: str
+    repository_id: int
+    repository: str  # full name, as the vectors' payload records it
+    path: str
+    blob_sha: str | None = None
+    force: bool = False  # re-index even when the store already holds this blob
+    chunk_size: int = 400
+    chunk_overlap: int = 50
+    max_file_size: int = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    chunks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    reason: str
+
+
+def unreadable_reason(content: bytes, max_size: int) -> str | None:
+    """Why `content` is not a text file to index, or None when it is."""
+    if len(content) > max_size:
+        return f"{len(content)} bytes, over max_file_size ({max_size})"
+    if b"\0" in content[:BINARY_SNIFF_BYTES]:
+        return "binary file"
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text (invalid byte at offset {exc.start})"
+    return None
+
+
+async def index_file(
+    task: FileTask, source: Source, embedder: Embedder, vectors: VectorStore
+) -> Indexed | Skipped:
+    assert task.blob_sha is not None, "a process task always names its blob"
+    content = await source.read_blob(task.blob_sha)
+    reason = unreadable_reason(content, task.max_file_size)
+    if reason is not None:
+        await vectors.delete_file(task.collection, task.repository, task.path)
+        return Skipped(reason)
+    max_tokens = min(task.chunk_size, embedder.max_input_tokens)
+    document = chunk_markdown(
+        content.decode("utf-8"),
+        count_tokens=embedder.count_tokens,
+        max_tokens=max_tokens,
+        overlap_tokens=min(task.chunk_overlap, max_tokens - 1),
+    )
+    vectors_of = await embedder.embed([chunk.text for chunk in document.chunks])
+    records = [
+        ChunkRecord(
+            chunk_index=chunk.index,
+            text=chunk.text,
+            heading_path=chunk.heading_path,
+            title=document.title,
+            content_sha=task.blob_sha,
+            vector=vector,
+        )
+        for chunk, vector in zip(document.chunks, vectors_of, strict=True)
+    ]
+    await vectors.ensure_collection(task.collection, embedder.dimension)
+    await vectors.upsert_file(task.collection, task.repository, task.path, records)
+    return Indexed(len(records))

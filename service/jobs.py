@@ -1,0 +1,293 @@
+"""An ingestion job's rows: its `ingestion_commit` row, its files, and the index they change.
+
+Every function here takes a session and leaves committing to the caller's `session_scope`, so one
+durable step is one transaction. Counters are always recounted from `ingestion_file` rows, so a
+retried step never counts a file twice.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from service.config import RepoConfig
+from service.embeddings import Embedder, check_store_model
+from service.models import (
+    ConfigStatus,
+    ConnectedRepository,
+    FileStatus,
+    IndexedFile,
+    IngestionCommit,
+    IngestionFile,
+    IngestionStatus,
+    Organization,
+    Store,
+    utc_now,
+)
+from service.planner import PlannedFile
+
+_COLLECTION_UNSAFE = re.compile(r"[^a-z0-9_-]+")
+
+
+class JobNotFound(LookupError):
+    """An ingestion id that has no row: the job was deleted, or the event is not ours."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobCounts:
+    total: int
+    processed: int
+    failed: int
+    skipped: int
+    pending: int
+
+
+def get_job(session: Session, ingestion_id: int) -> IngestionCommit:
+    job = session.get(IngestionCommit, ingestion_id)
+    if job is None:
+        raise JobNotFound(f"ingestion {ingestion_id} does not exist")
+    return job
+
+
+def get_repository(session: Session, repository_id: int) -> ConnectedRepository:
+    repository = session.get(ConnectedRepository, repository_id)
+    if repository is None:
+        raise JobNotFound(f"repository {repository_id} does not exist")
+    return repository
+
+
+def start(session: Session, ingestion_id: int, run_id: str) -> IngestionCommit:
+    """Mark the job running (again, on a retried step: the first start time stays)."""
+    job = get_job(session, ingestion_id)
+    job.status = IngestionStatus.RUNNING
+    job.run_id = run_id
+    job.started_at = job.started_at or utc_now()
+    repository = get_repository(session, job.repository_id)
+    repository.config_status = ConfigStatus.INGESTING
+    session.add_all([job, repository])
+    return job
+
+
+def record_config_error(session: Session, repository_id: int, message: str) -> None:
+    repository = get_repository(session, repository_id)
+    repository.config_status = ConfigStatus.ERROR
+    repository.config_error = message
+    session.add(repository)
+
+
+def store_for(
+    session: Session, job: IngestionCommit, config: RepoConfig, embedder: Embedder
+) -> Store:
+    """The store `config` names, created on first use; the job and repository move to it."""
+    repository = get_repository(session, job.repository_id)
+    store = session.exec(
+        select(Store).where(
+            Store.organization_id == repository.organization_id, Store.name == config.store
+        )
+    ).first()
+    if store is None:
+        organization = session.get(Organization, repository.organization_id)
+        slug = organization.slug if organization else str(repository.organization_id)
+        store = Store(
+            organization_id=repository.organization_id,
+            name=config.store,
+            collection=_COLLECTION_UNSAFE.sub("-", f"{slug}-{config.store}".lower()),
+            embedding_model=embedder.model,
+            dimension=embedder.dimension,
+        )
+        session.add(store)
+        session.flush()
+    check_store_model(store.embedding_model, store.dimension, embedder)
+    assert store.id is not None
+    job.store_id = repository.store_id = store.id
+    session.add_all([job, repository])
+    return store
+
+
+def indexed_shas(session: Session, store_id: int, repository_id: int) -> dict[str, str]:
+    rows = session.exec(
+        select(IndexedFile.path, IndexedFile.content_sha).where(
+            IndexedFile.store_id == store_id, IndexedFile.repository_id == repository_id
+        )
+    )
+    return dict(rows.all())
+
+
+def record_plan(session: Session, ingestion_id: int, planned: Sequence[PlannedFile]) -> None:
+    """One row per planned path; a retried step finds its rows and adds none."""
+    existing = set(
+        session.exec(
+            select(IngestionFile.path).where(IngestionFile.ingestion_id == ingestion_id)
+        ).all()
+    )
+    now = utc_now()
+    for item in planned:
+        if item.path in existing:
+            continue
+        skipped = item.skip_reason is not None
+        session.add(
+            IngestionFile(
+                ingestion_id=ingestion_id,
+                path=item.path,
+                action=item.action,
+                status=FileStatus.SKIPPED if skipped else FileStatus.PENDING,
+                blob_sha=item.blob_sha,
+                error=item.skip_reason,
+                finished_at=now if skipped else None,
+            )
+        )
+    session.flush()
+    update_counts(session, ingestion_id)
+
+
+def finish_file(
+    session: Session,
+    ingestion_id: int,
+    path: str,
+    status: FileStatus,
+    *,
+    chunks: int = 0,
+    error: str | None = None,
+) -> JobCounts:
+    """Record one file's outcome; the job's counts afterwards."""
+    row = session.exec(
+        select(IngestionFile).where(
+            IngestionFile.ingestion_id == ingestion_id, IngestionFile.path == path
+        )
+    ).first()
+    if row is None:
+        raise JobNotFound(f"ingestion {ingestion_id} has no file {path!r}")
+    row.status = status
+    row.chunks = chunks
+    row.error = error
+    row.finished_at = utc_now()
+    session.add(row)
+    session.flush()
+    return update_counts(session, ingestion_id)
+
+
+def update_counts(session: Session, ingestion_id: int) -> JobCounts:
+    by_status = dict(
+        session.exec(
+            select(IngestionFile.status, func.count())
+            .where(IngestionFile.ingestion_id == ingestion_id)
+            .group_by(col(IngestionFile.status))
+        ).all()
+    )
+    counts = JobCounts(
+        total=sum(by_status.values()),
+        processed=by_status.get(FileStatus.PROCESSED, 0),
+        failed=by_status.get(FileStatus.FAILED, 0),
+        skipped=by_status.get(FileStatus.SKIPPED, 0),
+        pending=by_status.get(FileStatus.PENDING, 0),
+    )
+    job = get_job(session, ingestion_id)
+    job.files_total = counts.total
+    job.files_processed = counts.processed
+    job.files_failed = counts.failed
+    job.files_skipped = counts.skipped
+    session.add(job)
+    return counts
+
+
+def finalize(session: Session, ingestion_id: int, config_found: bool) -> IngestionCommit:
+    """End the job from its file rows and move the repository's ingested sha forward."""
+    counts = update_counts(session, ingestion_id)
+    job = get_job(session, ingestion_id)
+    if job.status in (IngestionStatus.CANCELLED, IngestionStatus.FAILED):
+        return job
+    done = counts.processed + counts.failed
+    job.status = IngestionStatus.PROCESSED if done else IngestionStatus.SKIPPED
+    job.processed_at = utc_now()
+    if counts.failed:
+        job.error_message = failure_summary(session, ingestion_id)
+    repository = get_repository(session, job.repository_id)
+    repository.last_ingested_sha = job.after_sha
+    repository.config_status = (
+        ConfigStatus.CONFIGURED if config_found else ConfigStatus.UNCONFIGURED
+    )
+    repository.config_error = None
+    session.add_all([job, repository])
+    return job
+
+
+def failure_summary(session: Session, ingestion_id: int, limit: int = 5) -> str:
+    rows = session.exec(
+        select(IngestionFile.path, IngestionFile.error)
+        .where(
+            IngestionFile.ingestion_id == ingestion_id,
+            IngestionFile.status == FileStatus.FAILED,
+        )
+        .order_by(col(IngestionFile.path))
+    ).all()
+    lines = [f"{path}: {error}" for path, error in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"... and {len(rows) - limit} more")
+    return f"{len(rows)} file(s) failed: " + "; ".join(lines)
+
+
+def fail(session: Session, ingestion_id: int, message: str) -> None:
+    job = get_job(session, ingestion_id)
+    if job.status is IngestionStatus.CANCELLED:
+        return
+    update_counts(session, ingestion_id)
+    job.status = IngestionStatus.FAILED
+    job.error_message = message
+    job.processed_at = utc_now()
+    repository = get_repository(session, job.repository_id)
+    if repository.config_status is ConfigStatus.INGESTING:
+        repository.config_status = ConfigStatus.CONFIGURED
+    session.add_all([job, repository])
+
+
+def cancel(session: Session, ingestion_id: int) -> None:
+    """End the job as cancelled; files still pending are marked skipped."""
+    job = get_job(session, ingestion_id)
+    if job.status in (IngestionStatus.PROCESSED, IngestionStatus.SKIPPED, IngestionStatus.FAILED):
+        return
+    session.execute(
+        sa.update(IngestionFile)
+        .where(
+            col(IngestionFile.ingestion_id) == ingestion_id,
+            col(IngestionFile.status) == FileStatus.PENDING,
+        )
+        .values(status=FileStatus.SKIPPED, error="job cancelled", finished_at=utc_now())
+    )
+    update_counts(session, ingestion_id)
+    job.status = IngestionStatus.CANCELLED
+    job.processed_at = utc_now()
+    repository = get_repository(session, job.repository_id)
+    if repository.config_status is ConfigStatus.INGESTING:
+        repository.config_status = ConfigStatus.CONFIGURED
+    session.add_all([job, repository])
+
+
+def record_indexed(
+    session: Session, store_id: int, repository_id: int, path: str, sha: str, chunks: int
+) -> None:
+    row = session.exec(
+        select(IndexedFile).where(
+            IndexedFile.store_id == store_id,
+            IndexedFile.repository_id == repository_id,
+            IndexedFile.path == path,
+        )
+    ).first()
+    row = row or IndexedFile(
+        store_id=store_id, repository_id=repository_id, path=path, content_sha=sha, chunk_count=0
+    )
+    row.content_sha = sha
+    row.chunk_count = chunks
+    row.updated_at = utc_now()
+    session.add(row)
+
+
+def forget_indexed(session: Session, store_id: int, repository_id: int, path: str) -> None:
+    session.execute(
+        sa.delete(IndexedFile).where(
+            col(IndexedFile.store_id) == store_id,
+            col(IndexedFile.repository_id) == repository_id,
+            col(IndexedFile.path) == path,
+        )
+    )

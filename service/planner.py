@@ -1,0 +1,111 @@
+"""What one ingestion does to each file: process it, delete its chunks, or skip it with a reason.
+
+The tree at the pushed sha is the truth. A push payload only narrows which paths to look at, and
+only when it can be trusted; otherwise (a truncated commit list, a force push, a new branch, a
+missed push, a changed config file, a manual sync) every path in the tree and in the index is
+compared by blob sha.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from service.config import CONFIG_FILE, RepoConfig
+from service.models import FileAction
+from service.sources import TreeEntry
+
+ZERO_SHA = "0" * 40
+# GitHub lists at most this many commits in a push payload; a longer push is truncated.
+PAYLOAD_COMMIT_LIMIT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFile:
+    path: str
+    action: FileAction
+    blob_sha: str | None = None
+    size: int | None = None
+    skip_reason: str | None = None  # set: recorded as skipped, never sent to a file run
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """The parts of a push that decide how far its payload can be trusted."""
+
+    before: str | None
+    after: str
+    forced: bool = False
+    created: bool = False
+    commits: Sequence[Mapping[str, Any]] = ()
+    truncated: bool = False
+
+
+def changed_paths(push: Push) -> set[str]:
+    """Every path the payload's commits add, modify or remove."""
+    return {
+        path
+        for commit in push.commits
+        for key in ("added", "modified", "removed")
+        for path in commit.get(key) or ()
+    }
+
+
+def full_diff_reason(push: Push, last_ingested_sha: str | None) -> str | None:
+    """Why the payload cannot be trusted, or None when it can."""
+    if push.before is None:
+        return "manual sync"
+    if push.created or push.before == ZERO_SHA:
+        return "new branch"
+    if push.forced:
+        return "force push"
+    if push.truncated or len(push.commits) >= PAYLOAD_COMMIT_LIMIT:
+        return "truncated commit list"
+    if last_ingested_sha is not None and push.before != last_ingested_sha:
+        return f"a push was missed (last ingested {last_ingested_sha[:12]})"
+    if CONFIG_FILE in changed_paths(push):
+        return f"{CONFIG_FILE} changed"
+    return None
+
+
+def plan(
+    tree: Iterable[TreeEntry],
+    indexed: Mapping[str, str],
+    config: RepoConfig,
+    *,
+    candidates: set[str] | None,
+    force: bool = False,
+) -> list[PlannedFile]:
+    """Plan every path in `candidates` (None: the whole tree and index), sorted by path.
+
+    `indexed` maps the paths already in the store to their blob shas. `force` re-processes files
+    whose content is unchanged (the chunking settings may have changed).
+    """
+    entries = {entry.path: entry for entry in tree if entry.path != CONFIG_FILE}
+    paths = set(entries) | set(indexed) if candidates is None else candidates - {CONFIG_FILE}
+    planned = []
+    for path in sorted(paths):
+        entry = entries.get(path)
+        was_indexed = path in indexed
+        if entry is None or not config.includes(path):
+            if was_indexed:
+                planned.append(PlannedFile(path, FileAction.DELETE))
+            elif entry is not None and candidates is not None:
+                planned.append(_skipped(entry, "outside the include globs of " + CONFIG_FILE))
+            continue
+        if entry.size > config.max_file_size:
+            if was_indexed:  # its old chunks must not outlive it
+                planned.append(PlannedFile(path, FileAction.DELETE))
+            else:
+                reason = f"{entry.size} bytes, over max_file_size ({config.max_file_size})"
+                planned.append(_skipped(entry, reason))
+            continue
+        if not force and indexed.get(path) == entry.blob_sha:
+            if candidates is not None:
+                planned.append(_skipped(entry, "unchanged"))
+            continue
+        planned.append(PlannedFile(path, FileAction.PROCESS, entry.blob_sha, entry.size))
+    return planned
+
+
+def _skipped(entry: TreeEntry, reason: str) -> PlannedFile:
+    return PlannedFile(entry.path, FileAction.PROCESS, entry.blob_sha, entry.size, reason)

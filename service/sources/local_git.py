@@ -1,0 +1,201 @@
+"""A `Source` over a repository on this machine, through the `git` CLI.
+
+Every question is one or a few `git` processes started without a shell. Outputs are read in their
+`-z` form, so paths with spaces, quotes or non-ASCII letters come back byte for byte; paths that are
+not UTF-8 survive the round trip through `os.fsdecode`/`os.fsencode`.
+"""
+
+import asyncio
+import os
+import re
+from pathlib import Path
+
+from service.sources import (
+    FileChange,
+    FileStatus,
+    SourceError,
+    SourceNotFound,
+    TreeEntry,
+)
+
+_REGULAR_FILE_MODES = frozenset({"100644", "100755"})
+_BLOB = "blob"
+_DIFF_STATUSES = {
+    "A": FileStatus.ADDED,
+    "C": FileStatus.ADDED,  # GitHub reports copies as `copied`, which sources treat as added
+    "M": FileStatus.MODIFIED,
+    "T": FileStatus.MODIFIED,
+    "D": FileStatus.REMOVED,
+    "R": FileStatus.RENAMED,
+}
+_TWO_PATH_STATUSES = frozenset({"R", "C"})
+_OBJECT_NAME = re.compile(r"[0-9a-fA-F]{4,64}")
+# Set by git hooks and some shells; any of them would point git at another repository than ours.
+_REDIRECTING_VARIABLES = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+    }
+)
+
+
+class _GitFailed(Exception):
+    def __init__(self, stderr: str) -> None:
+        super().__init__(stderr)
+        self.stderr = stderr
+
+
+class LocalGitSource:
+    """Reads commits, trees and blobs of the git repository at `path`."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._env = {k: v for k, v in os.environ.items() if k not in _REDIRECTING_VARIABLES}
+
+    def __repr__(self) -> str:
+        return f"LocalGitSource({str(self._path)!r})"
+
+    async def compare(self, base: str, head: str) -> list[FileChange]:
+        base_sha = await self._object(base, "commit")
+        head_sha = await self._object(head, "commit")
+        try:
+            # Three dots: from the merge base, as GitHub's compare endpoint does.
+            raw = await self._git(
+                "diff", "--raw", "-z", "-M", "--no-abbrev", f"{base_sha}...{head_sha}"
+            )
+        except _GitFailed as exc:
+            raise SourceNotFound(
+                f"cannot compare {base}...{head} in {self._path}: {exc.stderr}"
+            ) from exc
+        return sorted(_parse_raw_diff(raw), key=lambda change: change.path)
+
+    async def tree(self, sha: str) -> list[TreeEntry]:
+        tree_sha = await self._object(sha, "tree")
+        listing = await self._git_or_error("ls-tree", "-r", "-l", "-z", "--full-tree", tree_sha)
+        entries = [
+            TreeEntry(path=path, blob_sha=object_sha, size=int(size))
+            for mode, kind, object_sha, size, path in _parse_ls_tree(listing)
+            if kind == _BLOB and mode in _REGULAR_FILE_MODES
+        ]
+        return sorted(entries, key=lambda entry: entry.path)
+
+    async def read_blob(self, blob_sha: str) -> bytes:
+        if not _OBJECT_NAME.fullmatch(blob_sha):
+            raise SourceNotFound(f"{blob_sha!r} is not a blob sha")
+        try:
+            return await self._git("cat-file", _BLOB, blob_sha)
+        except _GitFailed as exc:
+            await self._ensure_repository()
+            raise SourceNotFound(f"blob {blob_sha} not found in {self._path}") from exc
+
+    async def read_file(self, sha: str, path: str) -> bytes | None:
+        commit = await self._object(sha, "commit")
+        if not path:
+            return None
+        listing = await self._git_or_error("ls-tree", "-l", "-z", "--full-tree", commit, "--", path)
+        for mode, kind, object_sha, _size, entry_path in _parse_ls_tree(listing):
+            # ls-tree also lists what is inside a directory given as "dir/": only an exact match
+            # names the file.
+            if entry_path == path and kind == _BLOB and mode in _REGULAR_FILE_MODES:
+                return await self._git_or_error("cat-file", _BLOB, object_sha)
+        return None
+
+    async def resolve(self, ref: str) -> str:
+        return await self._object(ref, "commit")
+
+    async def _object(self, name: str, kind: str) -> str:
+        """The full sha of the `kind` (commit or tree) that `name` names."""
+        try:
+            out = await self._git(
+                "rev-parse", "--verify", "--quiet", "--end-of-options", f"{name}^{{{kind}}}"
+            )
+        except _GitFailed as exc:
+            await self._ensure_repository()
+            raise SourceNotFound(f"no {kind} {name!r} in {self._path}") from exc
+        return out.decode("ascii").strip()
+
+    async def _ensure_repository(self) -> None:
+        """Raise SourceNotFound when the path itself is the problem, not the object asked for."""
+        if not self._path.is_dir():
+            raise SourceNotFound(f"{self._path} does not exist or is not a directory")
+        try:
+            await self._git("rev-parse", "--git-dir")
+        except _GitFailed as exc:
+            raise SourceNotFound(f"{self._path} is not a git repository: {exc.stderr}") from exc
+
+    async def _git_or_error(self, *args: str) -> bytes:
+        try:
+            return await self._git(*args)
+        except _GitFailed as exc:
+            raise SourceError(f"git {args[0]} failed in {self._path}: {exc.stderr}") from exc
+
+    async def _git(self, *args: str) -> bytes:
+        try:
+            process = await asyncio.create_subprocess_exec(
+                "git",
+                "-C",
+                str(self._path),
+                "-c",
+                "core.quotepath=off",
+                "--literal-pathspecs",
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self._env,
+            )
+        except OSError as exc:
+            raise SourceError(f"cannot run git: {exc}") from exc
+        try:
+            stdout, stderr = await process.communicate()
+        except BaseException:
+            # Cancelled or interrupted: leave no git process behind.
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            raise
+        if process.returncode != 0:
+            message = stderr.decode("utf-8", "replace").strip()
+            raise _GitFailed(message or f"exit status {process.returncode}")
+        return stdout
+
+
+def _parse_ls_tree(listing: bytes) -> list[tuple[str, str, str, str, str]]:
+    """(mode, type, sha, size, path) of each `git ls-tree -l -z` record."""
+    records = []
+    for record in listing.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        mode, kind, object_sha, size = meta.decode("ascii").split()
+        records.append((mode, kind, object_sha, size, os.fsdecode(path)))
+    return records
+
+
+def _parse_raw_diff(raw: bytes) -> list[FileChange]:
+    """Changes of `git diff --raw -z`: `:modes shas STATUS\\0path\\0` (two paths for R and C)."""
+    fields = iter(raw.split(b"\0"))
+    changes = []
+    for header in fields:
+        if not header:
+            continue
+        _old_mode, _new_mode, _old_sha, new_sha, status = header.decode("ascii")[1:].split()
+        letter = status[0]
+        first = os.fsdecode(next(fields))
+        second = os.fsdecode(next(fields)) if letter in _TWO_PATH_STATUSES else None
+        kind = _DIFF_STATUSES.get(letter)
+        if kind is None:
+            continue
+        if kind is FileStatus.REMOVED:
+            changes.append(FileChange(path=first, status=kind, blob_sha=None))
+        elif kind is FileStatus.RENAMED and second is not None:
+            changes.append(FileChange(second, kind, blob_sha=new_sha, previous_path=first))
+        else:
+            # A copy keeps its source; the new path is the second one.
+            changes.append(FileChange(second or first, kind, blob_sha=new_sha))
+    return changes

@@ -1,0 +1,217 @@
+"""lightfast.yml: defaults, a full file, errors that name the right line, and the glob rules."""
+
+import pytest
+
+from service.config import RepoConfig, RepoConfigError, glob_matches, parse_repo_config
+
+FULL = """\
+# Where the handbook's docs go
+version: 1
+store: handbook_v2
+include:
+  - "docs/**/*.md"
+  - "*.mdx"
+exclude: [docs/drafts/]
+chunk_size: 800
+chunk_overlap: 100
+max_file_size: 250000
+"""
+
+
+@pytest.mark.parametrize("content", [None, "", b"", "# nothing configured yet\n", "---\n"])
+def test_a_missing_or_empty_file_means_the_defaults(content: str | bytes | None) -> None:
+    config = parse_repo_config(content)
+
+    assert config == RepoConfig()
+    assert config.store == "docs"
+    assert config.include == ("**/*.md", "**/*.mdx")
+    assert config.exclude == ()
+    assert (config.chunk_size, config.chunk_overlap, config.max_file_size) == (400, 50, 1_000_000)
+
+
+def test_a_full_file_sets_every_key() -> None:
+    config = parse_repo_config(FULL.encode())
+
+    assert config == RepoConfig(
+        store="handbook_v2",
+        include=("docs/**/*.md", "*.mdx"),
+        exclude=("docs/drafts/",),
+        chunk_size=800,
+        chunk_overlap=100,
+        max_file_size=250_000,
+    )
+    assert config.includes("docs/guide/setup.md")
+    assert config.includes("intro.mdx")
+    assert not config.includes("docs/drafts/wip.md")
+    assert not config.includes("README.md")
+
+
+def test_a_config_is_immutable() -> None:
+    config = parse_repo_config("store: docs\n")
+
+    with pytest.raises(ValueError, match="frozen"):
+        config.store = "other"  # type: ignore[misc]
+
+
+ERRORS = [
+    pytest.param("store: [\n", 2, "invalid YAML", id="yaml-unclosed-flow-list"),
+    pytest.param("store: docs\n  chunk_size: 3\n", 2, "mapping values are not allowed", id="yaml"),
+    pytest.param("store: docs\n\tchunk_size: 3\n", 2, "invalid YAML", id="yaml-tab"),
+    pytest.param("- docs\n- api\n", 1, "must be a mapping", id="top-level-list"),
+    pytest.param("just text\n", 1, "must be a mapping", id="top-level-scalar"),
+    pytest.param("store: docs\nstorage: api\n", 2, "unknown key 'storage'", id="unknown-key"),
+    pytest.param("store: a\nchunk_size: 400\nstore: b\n", 3, "store is set twice", id="dup"),
+    pytest.param("version: 2\n", 1, "version must be 1 (got 2)", id="version"),
+    pytest.param("store: My Docs\n", 1, "store must be 1 to 63 lowercase", id="store-name"),
+    pytest.param("store: " + "a" * 64 + "\n", 1, "store must be 1 to 63", id="store-too-long"),
+    pytest.param(
+        "\n\nchunk_size: 10\n", 3, "chunk_size: input should be greater than or", id="low"
+    ),
+    pytest.param("chunk_size: 4001\n", 1, "chunk_size: input should be less than or", id="high"),
+    pytest.param("chunk_size: '400'\n", 1, "chunk_size must be a whole number", id="quoted-int"),
+    pytest.param("chunk_size: 400.5\n", 1, "chunk_size must be a whole number", id="float"),
+    pytest.param("chunk_overlap: -1\n", 1, "chunk_overlap: input should be greater", id="neg"),
+    pytest.param(
+        "store: docs\nchunk_size: 400\n\nchunk_overlap: 400\n",
+        4,
+        "chunk_overlap must be less than chunk_size (400)",
+        id="overlap",
+    ),
+    pytest.param(
+        "store: docs\nchunk_size: 50\n",
+        2,
+        "chunk_overlap must be less than chunk_size (50) (the default chunk_overlap is 50)",
+        id="default-overlap-blames-chunk-size",
+    ),
+    pytest.param("max_file_size: 0\n", 1, "max_file_size: input should be greater", id="size-0"),
+    pytest.param("max_file_size: 10000001\n", 1, "max_file_size: input should be less", id="big"),
+    pytest.param("include: '**/*.md'\n", 1, "include must be a list", id="include-string"),
+    pytest.param("include:\n  - a.md\n  - 3\n", 3, "include item 2 must be text", id="item-type"),
+    pytest.param(
+        "exclude:\n  - drafts/\n  - 'docs/[ab.md'\n",
+        3,
+        "exclude item 2 is not a valid glob: 'docs/[ab.md' has an unclosed '['",
+        id="bad-glob",
+    ),
+    pytest.param("exclude: ['a//b.md']\n", 1, "empty path segment", id="empty-segment"),
+    pytest.param(
+        "include: ['']\n", 1, "include item 1 is not a valid glob: '' is empty", id="empty"
+    ),
+    pytest.param("1: docs\n", 1, "1 is not a key name", id="numeric-key"),
+    pytest.param(b"store: docs\nchunk_size: \xff\n", 2, "not UTF-8", id="not-utf8"),
+]
+
+
+@pytest.mark.parametrize(("content", "line", "problem"), ERRORS)
+def test_an_invalid_file_names_the_line_and_the_problem(
+    content: str | bytes, line: int, problem: str
+) -> None:
+    with pytest.raises(RepoConfigError) as caught:
+        parse_repo_config(content)
+
+    assert caught.value.line == line
+    assert str(caught.value).startswith(f"lightfast.yml line {line}: ")
+    assert problem in str(caught.value)
+
+
+def test_every_problem_is_reported_starting_with_the_first_line() -> None:
+    content = "chunk_size: 10\nstore: Docs\nbogus: 1\n"
+
+    with pytest.raises(RepoConfigError) as caught:
+        parse_repo_config(content)
+
+    assert caught.value.line == 1
+    message = str(caught.value)
+    assert message.startswith("lightfast.yml line 1: chunk_size: ")
+    assert "; line 2: store must be" in message
+    assert "; line 3: unknown key 'bogus'" in message
+
+
+def test_the_error_is_a_value_error_with_the_bare_problem() -> None:
+    with pytest.raises(ValueError, match=r"^lightfast.yml line 1: version must be 1") as caught:
+        parse_repo_config("version: 1.0\n")
+
+    assert isinstance(caught.value, RepoConfigError)
+    assert caught.value.problem == "version must be 1 (got 1.0)"
+
+
+GLOBS = [
+    # `**/` matches zero or more directories
+    ("**/*.md", "README.md", True),
+    ("**/*.md", "a/b/c.md", True),
+    ("**/*.md", ".github/PULL_REQUEST_TEMPLATE.md", True),
+    ("**/*.md", "a/b/c.mdx", False),
+    ("**/*.md", "a/b/c.md.txt", False),
+    ("**/*.md", "README.MD", False),
+    ("**/*.mdx", "docs/page.mdx", True),
+    ("**/*.mdx", "page.mdx", True),
+    ("**/README.md", "README.md", True),
+    ("**/README.md", "x/y/README.md", True),
+    ("**/README.md", "xREADME.md", False),
+    ("docs/**/*.md", "docs/a.md", True),
+    ("docs/**/*.md", "docs/a/b/c.md", True),
+    ("docs/**/*.md", "other/docs/a.md", False),
+    ("a/**/b/*.md", "a/b/x.md", True),
+    ("a/**/b/*.md", "a/x/y/b/x.md", True),
+    # a trailing `/**` or `/` is everything inside
+    ("docs/**", "docs/a/b/c.txt", True),
+    ("docs/**", "docsx/a.md", False),
+    ("docs/", "docs/drafts/wip.md", True),
+    ("docs/", "docs", False),
+    ("/docs/*.md", "docs/a.md", True),
+    # `*` stays within one segment; patterns are anchored at the root
+    ("*.md", "README.md", True),
+    ("*.md", "docs/README.md", False),
+    ("docs/*.md", "docs/a.md", True),
+    ("docs/*.md", "docs/a/b.md", False),
+    ("a/*/c.md", "a/b/c.md", True),
+    ("a/*/c.md", "a/b/x/c.md", False),
+    ("a*b.md", "a/b.md", False),
+    ("a**b.md", "axxb.md", True),
+    ("a**b.md", "a/b.md", False),
+    # `?` is one character, never `/`
+    ("?.md", "a.md", True),
+    ("?.md", "ab.md", False),
+    ("a?b.md", "a/b.md", False),
+    # character classes
+    ("[abc].md", "b.md", True),
+    ("[abc].md", "d.md", False),
+    ("[!abc].md", "d.md", True),
+    ("[!abc].md", "a.md", False),
+    ("[^abc].md", "a.md", False),
+    ("[a-c]*.md", "c1.md", True),
+    ("[a-c]*.md", "d1.md", False),
+    ("a[!x]b.md", "a/b.md", False),
+    ("[]]x.md", "]x.md", True),
+    ("x[-a].md", "x-.md", True),
+    # regex characters and escapes are literal
+    ("docs/v1.0/*.md", "docs/v1.0/a.md", True),
+    ("docs/v1.0/*.md", "docs/v1x0/a.md", False),
+    ("(a)+.md", "(a)+.md", True),
+    ("\\*.md", "*.md", True),
+    ("\\*.md", "a.md", False),
+    ("\\[a].md", "[a].md", True),
+]
+
+
+@pytest.mark.parametrize(("pattern", "path", "expected"), GLOBS)
+def test_glob_semantics(pattern: str, path: str, expected: bool) -> None:
+    assert glob_matches(pattern, path) is expected
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("README.md", True),
+        ("docs/guide/setup.mdx", True),
+        ("docs/drafts/wip.md", False),
+        ("docs/drafts/deep/er.md", False),
+        ("CHANGELOG.md", False),
+        ("src/CHANGELOG.md", True),
+        ("docs/image.png", False),
+    ],
+)
+def test_exclude_beats_include(path: str, expected: bool) -> None:
+    config = parse_repo_config("exclude:\n  - docs/drafts/**\n  - CHANGELOG.md\n")
+
+    assert config.includes(path) is expected
