@@ -1,7 +1,7 @@
 """The service's long-lived parts, built once per app from settings, and their FastAPI aliases."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +36,8 @@ class Services:
     http: httpx.AsyncClient
     vectors: VectorStore
     embedder: Embedder
+    # One auth per installation, so its token is minted once and reused until it expires.
+    _installations: dict[int, AppInstallationAuth] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Settings) -> "Services":

@@ -123,6 +123,7 @@ def create_embedder(settings: Settings, http: httpx.AsyncClient) -> Embedder:
                 api_key=settings.openai_api_key,
                 model=settings.openai_embedding_model,
                 base_url=settings.openai_base_url,
+                dimension=settings.openai_embedding_dimension,
             )
         case _:
             assert_never(settings.embedder)

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         alias="OPENAI_EMBEDDING_MODEL",
         description="OpenAI embedding model.",
     )
+    openai_embedding_dimension: int | None = Field(
+        None,
+        alias="OPENAI_EMBEDDING_DIMENSION",
+        description="Vector size: needed for a model of a compatible server that this project "
+        "does not know; shortens text-embedding-3 vectors.",
+    )
     github_token: str | None = Field(
         None, alias="GITHUB_TOKEN", description="Token for the GitHub REST API (or use an App)."
     )
