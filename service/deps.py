@@ -11,7 +11,6 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from functions.client import create_client
 from service.db import create_db_engine
 from service.embeddings import Embedder, create_embedder
 from service.models import ConnectedRepository, Provider
@@ -41,6 +40,8 @@ class Services:
 
     @classmethod
     def create(cls, settings: Settings) -> "Services":
+        from functions.client import create_client  # functions/ imports this module
+
         http = httpx.AsyncClient(timeout=HTTP_TIMEOUT_S)
         return cls(
             settings=settings,

@@ -193,11 +193,26 @@ def update_counts(session: Session, ingestion_id: int) -> JobCounts:
 
 
 def finalize(session: Session, ingestion_id: int, config_found: bool) -> IngestionCommit:
-    """End the job from its file rows and move the repository's ingested sha forward."""
-    counts = update_counts(session, ingestion_id)
+    """End the job from its file rows and move the repository's ingested sha forward.
+
+    Files still pending (their runs never reported back in time) are recorded as failed.
+    """
     job = get_job(session, ingestion_id)
     if job.status in (IngestionStatus.CANCELLED, IngestionStatus.FAILED):
         return job
+    session.execute(
+        sa.update(IngestionFile)
+        .where(
+            col(IngestionFile.ingestion_id) == ingestion_id,
+            col(IngestionFile.status) == FileStatus.PENDING,
+        )
+        .values(
+            status=FileStatus.FAILED,
+            error="did not finish before the job stopped waiting",
+            finished_at=utc_now(),
+        )
+    )
+    counts = update_counts(session, ingestion_id)
     done = counts.processed + counts.failed
     job.status = IngestionStatus.PROCESSED if done else IngestionStatus.SKIPPED
     job.processed_at = utc_now()

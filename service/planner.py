@@ -2,8 +2,8 @@
 
 The tree at the pushed sha is the truth. A push payload only narrows which paths to look at, and
 only when it can be trusted; otherwise (a truncated commit list, a force push, a new branch, a
-missed push, a changed config file, a manual sync) every path in the tree and in the index is
-compared by blob sha.
+missed push or no ingestion yet, a changed config file, a manual sync) every path in the tree and
+in the index is compared by blob sha.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -60,7 +60,10 @@ def full_diff_reason(push: Push, last_ingested_sha: str | None) -> str | None:
         return "force push"
     if push.truncated or len(push.commits) >= PAYLOAD_COMMIT_LIMIT:
         return "truncated commit list"
-    if last_ingested_sha is not None and push.before != last_ingested_sha:
+    if last_ingested_sha is None:
+        # Files that predate this push were never indexed; its own paths are not enough.
+        return "the repository was never ingested"
+    if push.before != last_ingested_sha:
         return f"a push was missed (last ingested {last_ingested_sha[:12]})"
     if CONFIG_FILE in changed_paths(push):
         return f"{CONFIG_FILE} changed"

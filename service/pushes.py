@@ -36,7 +36,8 @@ def push_payload(
 ) -> dict[str, Any]:
     """GitHub's push payload for moving `branch` from `before` (None: a new branch) to `after`."""
     forced = before is not None and not _is_ancestor(repo, before, after)
-    span = after if before is None or forced else f"{before}..{after}"
+    # As GitHub does, even for a force push: the commits `after` has that `before` has not.
+    span = after if before is None else f"{before}..{after}"
     shas = git(repo, "rev-list", "--reverse", span).split()
     commits = [_commit(repo, sha) for sha in shas[-PAYLOAD_COMMIT_LIMIT:]]
     return {

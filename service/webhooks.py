@@ -14,6 +14,7 @@ import inngest
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from functions.events import GITHUB_PUSH
@@ -109,8 +110,10 @@ async def github_webhook(request: Request, session: SessionDep, client: InngestD
     repository = _find_repository(session, payload.repository)
     if repository is None:
         return _answer(404, error=f"repository {payload.repository.full_name} is not connected")
-    expected = signature_of(repository.webhook_secret, body)
-    if not hmac.compare_digest(expected, request.headers[SIGNATURE_HEADER]):
+    expected = signature_of(repository.webhook_secret, body).encode()
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
+    given = request.headers[SIGNATURE_HEADER].encode("latin-1")
+    if not hmac.compare_digest(expected, given):
         return _answer(401, error="signature does not match the repository's webhook secret")
     if not isinstance(payload, PushPayload):
         return _answer(200, ok=True, event=event)
@@ -122,6 +125,12 @@ def _find_repository(session: Session, repo: PushRepository) -> ConnectedReposit
         select(ConnectedRepository).where(ConnectedRepository.external_id == str(repo.id))
     ).first()
     return found
+
+
+def _job_of(session: Session, delivery: str) -> IngestionCommit | None:
+    return session.exec(
+        select(IngestionCommit).where(IngestionCommit.delivery_id == delivery)
+    ).first()
 
 
 async def _accept_push(
@@ -136,9 +145,7 @@ async def _accept_push(
         return _answer(202, ignored=f"{push.ref} was deleted")
     if push.ref != branch_ref:
         return _answer(202, ignored=f"push to {push.ref}, not the ingested branch {branch_ref}")
-    job = session.exec(
-        select(IngestionCommit).where(IngestionCommit.delivery_id == delivery)
-    ).first()
+    job = _job_of(session, delivery)
     if job is not None and job.event_id is not None:
         return _answer(200, job_id=job.id, status=job.status, duplicate=True)
     if job is None:
@@ -153,7 +160,12 @@ async def _accept_push(
             trigger=IngestionTrigger.PUSH,
         )
         session.add(job)
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:  # the same delivery, arriving at the same moment, won the insert
+            session.rollback()
+            twin = _job_of(session, delivery)
+            return _answer(200, job_id=twin.id if twin else None, duplicate=True)
         session.refresh(job)
     truncated = push.size is not None and push.size > len(push.commits)
     data = {
