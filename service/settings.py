@@ -1,5 +1,11 @@
-"""Every setting of the service, from the environment (or a `.env` file), in one place."""
+"""Every setting of the service, from the environment, in one place.
 
+Nothing here depends on the current directory, so every command, run from anywhere, finds the
+same database and vectors as `serve`: the data folder defaults to `.data` in the source checkout
+the package runs from, or, for an installed package, `$XDG_DATA_HOME/docs-ingest`.
+"""
+
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -8,8 +14,16 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def default_data_dir() -> Path:
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / ".data"
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "docs-ingest"
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore")
 
     host: str = Field(
         "127.0.0.1", alias="DOCS_INGEST_HOST", description="Interface the service listens on."
@@ -21,9 +35,10 @@ class Settings(BaseSettings):
         description="Port of the embedded engine (`serve` starts it).",
     )
     data_dir: Path = Field(
-        Path(".data"),
+        default_factory=default_data_dir,
         alias="DOCS_INGEST_DATA_DIR",
-        description="Folder for the SQLite files of the embedded defaults.",
+        description="Folder of the embedded defaults' files (SQLite, Qdrant Edge): `.data` in "
+        "the source checkout, else `$XDG_DATA_HOME/docs-ingest`.",
     )
     log_level: str = Field(
         "INFO", alias="DOCS_INGEST_LOG_LEVEL", description="Python logging level."

@@ -1,0 +1,20 @@
+"""Settings never depend on the current directory: every command finds what `serve` uses."""
+
+from pathlib import Path
+
+import pytest
+
+from service.settings import Settings
+
+
+def test_the_data_folder_is_the_same_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DOCS_INGEST_DATA_DIR", raising=False)
+    here = Settings().data_dir
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("DOCS_INGEST_DATA_DIR=/elsewhere\n")
+
+    assert Settings().data_dir == here
+    assert here.is_absolute()
+    assert Settings().sqlalchemy_url == f"sqlite:///{here / 'docs-ingest.db'}"
