@@ -20,7 +20,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy engine service functions
+	$(BIN)/mypy engine service functions router
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py

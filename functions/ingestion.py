@@ -2,8 +2,12 @@
 
 Steps: mark running → load `lightfast.yml` at the pushed sha → resolve the store → plan →
 record the plan as `ingestion_file` rows → send `docs/file.process` / `docs/file.delete` events
-in batches → wait for `docs/ingestion.files-done` (checking the rows between waits, since the last
-file may finish before the wait begins) → finalize from the rows.
+in batches → wait for `docs/ingestion.files-done` → finalize from the rows.
+
+A wait only sees events sent after it begins, and the last file can finish between the count of
+pending rows and the start of the wait: its `files-done` is then lost. So the rows are counted
+again after every wait, and waits start short and grow (`wait_schedule`): a lost wake-up costs
+one wait, a second or two for a small job, never the five minutes of a long wait.
 """
 
 import datetime
@@ -30,8 +34,9 @@ from service.models import FileAction
 from service.planner import PlannedFile, Push, changed_paths, full_diff_reason, plan
 
 FAN_OUT_BATCH = 100
-WAIT_TIMEOUT = datetime.timedelta(minutes=5)
-MAX_WAITS = 12 * 24  # five-minute waits: a job gives up on files still pending after a day
+FIRST_WAIT = datetime.timedelta(seconds=1)
+LONGEST_WAIT = datetime.timedelta(minutes=5)
+GIVE_UP_AFTER = datetime.timedelta(days=1)  # then the job is finalized with files still pending
 CANCEL_MATCH = "async.data.ingestion_id == event.data.ingestion_id"
 
 
@@ -134,7 +139,7 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
                 f"fan-out-{start // FAN_OUT_BATCH}", tasks[start : start + FAN_OUT_BATCH]
             )
 
-        for _ in range(MAX_WAITS):
+        for timeout in wait_schedule():
             pending = await ctx.step.run("count-pending", _pending, services, job_id)
             if not pending:
                 break
@@ -142,7 +147,7 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
                 "files-done",
                 event=FILES_DONE,
                 if_exp=f"async.data.ingestion_id == {job_id}",
-                timeout=WAIT_TIMEOUT,
+                timeout=timeout,
             )
 
         async def finalize() -> dict[str, Any]:
@@ -159,6 +164,18 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
         return await ctx.step.run("finalize", finalize)
 
     return ingestion
+
+
+def wait_schedule() -> list[datetime.timedelta]:
+    """The timeouts of the waits for `files-done`: doubling from FIRST_WAIT up to LONGEST_WAIT,
+    until they add up to GIVE_UP_AFTER."""
+    waits: list[datetime.timedelta] = []
+    wait, total = FIRST_WAIT, datetime.timedelta(0)
+    while total < GIVE_UP_AFTER:
+        waits.append(wait)
+        total += wait
+        wait = min(wait * 2, LONGEST_WAIT)
+    return waits
 
 
 async def _plan(

@@ -1,4 +1,4 @@
-"""The FastAPI app factory: the Inngest SDK endpoint, the GitHub webhook and health."""
+"""The FastAPI app factory: the Inngest SDK endpoint, the GitHub webhook, the router and health."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -7,6 +7,7 @@ import inngest.fast_api
 from fastapi import FastAPI
 
 from functions import build_functions
+from router.endpoint import create_router
 from service.deps import Services
 from service.settings import Settings
 from service.webhooks import router as webhook_router
@@ -27,6 +28,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     client = services.inngest
     inngest.fast_api.serve(app, client, build_functions(client, services), serve_path=INNGEST_PATH)
     app.include_router(webhook_router)
+    app.include_router(create_router())
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -1,23 +1,69 @@
-"""The `docs-ingest` command."""
+"""The `docs-ingest` command.
 
-import asyncio
-import contextlib
+Each subcommand lives in its own module and is imported only when it runs, so that a quick
+command (`search`, `token create`) does not pay for loading the service, the engine and the
+embedding model.
+"""
+
+import importlib
 import logging
 
 import click
 
-from engine.cli import engine_command, serve_engine, start_server
-from engine.server import Engine
-from service.app import INNGEST_PATH, create_app
-from service.db import migrate
-from service.settings import Settings, get_settings
+from service.settings import get_settings
+
+# Name → "module:attribute", in the order `--help` lists them.
+COMMANDS = {
+    "serve": "service.commands.serve:serve",
+    "repo": "service.commands.repo:repo",
+    "push": "service.commands.push:push",
+    "sync": "service.commands.sync:sync",
+    "search": "service.commands.search:search",
+    "token": "service.commands.token:token",
+    "engine": "engine.cli:engine_command",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def __init__(self, *args: object, lazy: dict[str, str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*self.lazy, *(name for name in super().list_commands(ctx) if name not in self.lazy)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """docs-ingest keeps a vector index of your documentation in step with every push.
 
-    Start everything with `docs-ingest serve`; the other commands talk to it.
+    \b
+    Start:   docs-ingest serve                 (the service, and the embedded engine)
+    Connect: docs-ingest repo add PATH         (a local git repository)
+             docs-ingest repo add OWNER/NAME   (a GitHub repository; prints its webhook)
+    Index:   docs-ingest push                  (inside a connected repository)
+    Ask:     docs-ingest search "how do I deploy?"
+
+    Commands that act on the running service reach it at DOCS_INGEST_URL; those that need the
+    database find it through the same settings as `serve` (DOCS_INGEST_DATA_DIR, DATABASE_URL).
+    Every command has its own --help.
     """
     settings = get_settings()
     logging.basicConfig(
@@ -25,49 +71,6 @@ def main() -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per SDK call is noise
-
-
-@main.command()
-@click.option("--port", type=int, help="Port of the service.  [default: 8000, DOCS_INGEST_PORT]")
-@click.option(
-    "--engine-port",
-    type=int,
-    help="Port of the embedded engine.  [default: 8288, DOCS_INGEST_ENGINE_PORT]",
-)
-def serve(port: int | None, engine_port: int | None) -> None:
-    """Run the service and, unless real Inngest is configured, the embedded engine.
-
-    The service serves its Inngest functions at /api/inngest. With no INNGEST_DEV,
-    INNGEST_BASE_URL or INNGEST_SIGNING_KEY set, the embedded engine starts on --engine-port,
-    keeps its state in DOCS_INGEST_DATA_DIR/engine.db and syncs the service at once.
-    """
-    updates = {k: v for k, v in {"port": port, "engine_port": engine_port}.items() if v}
-    settings = get_settings().model_copy(update=updates)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings))
-
-
-async def _serve(settings: Settings) -> None:
-    migrate(settings.sqlalchemy_url)
-    server, serving = await start_server(create_app(settings), settings.host, settings.port)
-    log = logging.getLogger("service")
-    log.info("service listening on %s (functions at %s)", settings.app_url, INNGEST_PATH)
-    if not settings.embedded_engine:
-        log.info("using external Inngest; sync %s%s from it", settings.app_url, INNGEST_PATH)
-        await serving
-        return
-    engine = Engine(
-        settings.engine_db, sdk_urls=[settings.app_url + INNGEST_PATH], poll_interval=None
-    )
-    log.info(
-        'try it: curl -s -X POST %s/e/dev -d \'{"name": "docs/ping", "data": {"message": "hi"}}\'',
-        settings.engine_url,
-    )
-    try:
-        await serve_engine(engine, "127.0.0.1", settings.engine_port)
-    finally:
-        server.should_exit = True
-        await serving
-
-
-main.add_command(engine_command)
+    if ctx.invoked_subcommand != "serve":
+        # A command's output is for people; migration steps belong in the service's log.
+        logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -78,6 +78,15 @@ _COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 Clock = Callable[[], float]
 
 
+@dataclass(frozen=True, slots=True)
+class GitHubRepository:
+    """What GitHub says about a repository: its numeric id (push payloads name it) and more."""
+
+    id: int
+    full_name: str  # as GitHub spells it
+    default_branch: str
+
+
 class _Answer(BaseModel):
     model_config = ConfigDict(strict=True, frozen=True)
 
@@ -122,6 +131,12 @@ class _Content(_Answer):
     sha: str
     content: str | None = None
     encoding: str | None = None
+
+
+class _Repository(_Answer):
+    id: int
+    full_name: str
+    default_branch: str
 
 
 class _AccessToken(_Answer):
@@ -297,6 +312,12 @@ class GitHubSource:
         if not _COMMIT_SHA.fullmatch(sha):
             raise SourceError(f"GitHub sent an unexpected answer for {what}")
         return sha
+
+    async def describe(self) -> GitHubRepository:
+        """The repository's id, canonical name and default branch (`GET /repos/{owner}/{name}`)."""
+        what = f"repository {self._repository}"
+        found = _parse(_Repository, await self._get(self._repo_url, what), what)
+        return GitHubRepository(found.id, found.full_name, found.default_branch)
 
     async def _compare_trees(self, base_sha: str, head: str) -> list[FileChange]:
         """The changes between two trees; renames show as a removal and an addition."""

@@ -78,7 +78,7 @@ class LocalGitSource:
         tree_sha = await self._object(sha, "tree")
         listing = await self._git_or_error("ls-tree", "-r", "-l", "-z", "--full-tree", tree_sha)
         entries = [
-            TreeEntry(path=path, blob_sha=object_sha, size=int(size))
+            TreeEntry(path=path, blob_sha=object_sha, size=_blob_size(size))
             for mode, kind, object_sha, size, path in _parse_ls_tree(listing)
             if kind == _BLOB and mode in _REGULAR_FILE_MODES
         ]
@@ -175,6 +175,15 @@ def _parse_ls_tree(listing: bytes) -> list[tuple[str, str, str, str, str]]:
         mode, kind, object_sha, size = meta.decode("ascii").split()
         records.append((mode, kind, object_sha, size, os.fsdecode(path)))
     return records
+
+
+def _blob_size(field: str) -> int:
+    """The size column of `ls-tree -l`; git prints `BAD` when the blob is missing from the store.
+
+    Such an entry is still part of the tree: it is listed (size 0), and reading its blob fails
+    with a `SourceNotFound` that names it, so only that file fails, not the whole listing.
+    """
+    return int(field) if field.isdigit() else 0
 
 
 def _parse_raw_diff(raw: bytes) -> list[FileChange]:

@@ -8,14 +8,16 @@ the index rows and the points in Qdrant.
 import asyncio
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlmodel import Session, select
 
+from functions.events import GITHUB_PUSH
 from service.app import create_app
 from service.db import migrate, session_scope
 from service.deps import Services
@@ -43,6 +45,13 @@ TERMINAL = {
 BRANCH = "main"
 
 
+class _Since(Enum):
+    LAST_INGESTED = "the repository's last ingested sha"
+
+
+LAST_INGESTED = _Since.LAST_INGESTED
+
+
 class GitRepo:
     """A real git repository in a temporary folder."""
 
@@ -68,7 +77,7 @@ class GitRepo:
             check=True,
         ).stdout
 
-    def write(self, files: dict[str, str | bytes]) -> None:
+    def write(self, files: Mapping[str, str | bytes]) -> None:
         for name, content in files.items():
             target = self.path / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -80,15 +89,46 @@ class GitRepo:
     def commit(self, message: str) -> str:
         self.git("add", "-A")
         self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.head()
+
+    def head(self) -> str:
         return self.git("rev-parse", "HEAD").strip()
+
+    def remove(self, *paths: str) -> None:
+        self.git("rm", "-q", "--", *paths)
+
+    def blob_of(self, path: str, ref: str = "HEAD") -> str:
+        return self.git("rev-parse", f"{ref}:{path}").strip()
+
+    def lose_object(self, sha: str) -> None:
+        """Delete a loose object from .git/objects, as a damaged disk or a bad copy would."""
+        loose = self.path / ".git" / "objects" / sha[:2] / sha[2:]
+        loose.chmod(0o644)
+        loose.unlink()
+
+
+def page(title: str, *sections: tuple[str, str]) -> str:
+    """A markdown page: an H1, an intro line and one `## heading` per (heading, body) section."""
+    parts = [f"# {title}\n\nAn overview of {title.lower()}.\n"]
+    parts += [f"## {heading}\n\n{body}\n" for heading, body in sections]
+    return "\n".join(parts)
+
+
+def prose(topic: str, sentences: int) -> str:
+    """`sentences` different sentences about `topic`, enough text to fill chunks."""
+    return " ".join(
+        f"Step {n} of working with {topic} is to check item {n * 7} twice before moving on."
+        for n in range(1, sentences + 1)
+    )
 
 
 class System:
-    def __init__(self, services: Services, app_url: str, repo: GitRepo) -> None:
+    def __init__(self, services: Services, app_url: str, engine_url: str, repo: GitRepo) -> None:
         self.services = services
         self.app_url = app_url
         self.repo = repo
         self.http = httpx.Client(base_url=app_url, timeout=30)
+        self.engine = httpx.Client(base_url=engine_url, timeout=10)
         with session_scope(services.db) as session:
             row = connect(
                 session,
@@ -117,11 +157,11 @@ class System:
         }
         return self.http.post("/webhooks/github", content=body, headers=headers)
 
-    def push(self, *, before: str | None = ..., delivery: str | None = None) -> int:  # type: ignore[assignment]
-        """Push the branch since the last ingested sha; the job id."""
+    def payload(self, *, before: str | _Since | None = LAST_INGESTED) -> dict[str, Any]:
+        """The push payload for the branch since `before` (None: a new branch)."""
         repository = self.repository()
-        start = repository.last_ingested_sha if before is ... else before
-        payload = push_payload(
+        start = repository.last_ingested_sha if before is LAST_INGESTED else before
+        return push_payload(
             self.repo.path,
             branch=BRANCH,
             before=start,
@@ -129,7 +169,12 @@ class System:
             repository_id=repository.external_id,
             full_name=repository.full_name,
         )
-        response = self.deliver(payload, delivery)
+
+    def push(
+        self, *, before: str | _Since | None = LAST_INGESTED, delivery: str | None = None
+    ) -> int:
+        """Push the branch since `before` (None: a new branch); the job id."""
+        response = self.deliver(self.payload(before=before), delivery)
         assert response.status_code in (200, 202), response.text
         return int(response.json()["job_id"])
 
@@ -139,8 +184,18 @@ class System:
             assert job is not None
             return job
 
-    def finished(self, job_id: int, timeout: float = 60) -> IngestionCommit:
-        return eventually(lambda: (j := self.job(job_id)).status in TERMINAL and j, timeout)
+    def finished(self, job_id: int, timeout: float = 30) -> IngestionCommit:
+        try:
+            job: IngestionCommit = eventually(
+                lambda: (j := self.job(job_id)).status in TERMINAL and j, timeout
+            )
+        except AssertionError as exc:
+            files = {path: row.status.value for path, row in self.files(job_id).items()}
+            raise AssertionError(
+                f"job {job_id} still {self.job(job_id).status.value} after {timeout} s; "
+                f"its files: {files}"
+            ) from exc
+        return job
 
     def files(self, job_id: int) -> dict[str, IngestionFile]:
         with Session(self.services.db) as session:
@@ -167,6 +222,35 @@ class System:
             )
         )
 
+    def points_by_path(self) -> dict[str, int]:
+        """The points of every path that has an index row."""
+        return {path: self.points(path) for path in self.indexed()}
+
+    def assert_index_consistent(self) -> None:
+        """Every index row's chunk count is its path's points, and no point lies outside a row."""
+        indexed = self.indexed()
+        assert self.points_by_path() == {p: row.chunk_count for p, row in indexed.items()}
+        assert self.points() == sum(row.chunk_count for row in indexed.values())
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """The engine's stored events called `name`, newest first."""
+        response = self.engine.get("/v1/events", params={"name": name, "limit": 100})
+        response.raise_for_status()
+        events: list[dict[str, Any]] = response.json()["data"]
+        return events
+
+    def runs(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """The function runs an engine event started."""
+        response = self.engine.get(f"/v1/events/{event['internal_id']}/runs")
+        response.raise_for_status()
+        runs: list[dict[str, Any]] = response.json()["data"]
+        return runs
+
+    def ingestion_runs(self, job: IngestionCommit) -> list[dict[str, Any]]:
+        """The engine's runs of `docs-ingestion` for the push event of `job`."""
+        found = [e for e in self.events(GITHUB_PUSH) if e.get("id") == job.delivery_id]
+        return [run for event in found for run in self.runs(event)]
+
     def search(self, text: str, limit: int = 5) -> list[Any]:
         async def run() -> list[Any]:
             [vector] = await self.services.embedder.embed([text])
@@ -178,7 +262,7 @@ class System:
 @contextmanager
 def running_system(tmp_path: Path, **settings: Any) -> Iterator[System]:
     engine = EngineThread(tmp_path / "engine.db", None, retry_interval=1)
-    config = Settings(  # type: ignore[call-arg]
+    config = Settings(
         DOCS_INGEST_DATA_DIR=str(tmp_path / "data"),
         DOCS_INGEST_ENGINE_PORT=engine.port,
         **settings,
@@ -188,8 +272,10 @@ def running_system(tmp_path: Path, **settings: Any) -> Iterator[System]:
     app = AppThread(create_app(config, services))
     try:
         assert engine.sync(app.url)[0]["ok"]
-        system = System(services, app.url.removesuffix("/api/inngest"), GitRepo(tmp_path / "docs"))
-        with system.http:
+        system = System(
+            services, app.url.removesuffix("/api/inngest"), engine.url, GitRepo(tmp_path / "docs")
+        )
+        with system.http, system.engine:
             yield system
     finally:
         app.stop()

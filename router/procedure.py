@@ -1,0 +1,79 @@
+"""What a procedure is: a kind (query or mutation), an input model and an async handler.
+
+A handler receives a `Context` (the service's parts and the authenticated caller) and its input,
+already validated, and returns an output model (or a list of them). Inputs and outputs are
+pydantic models whose fields are camelCase on the wire, as a tRPC client expects.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from router.auth import Caller
+from service.db import session_scope
+from service.deps import Services
+
+T = TypeVar("T")
+
+
+class ProcedureKind(StrEnum):
+    QUERY = "query"  # GET, input in the `input` query parameter
+    MUTATION = "mutation"  # POST, input as the JSON body
+
+
+class ProcedureInput(BaseModel):
+    """Unknown fields are refused, so a misspelt one is a 400 that names it, not ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid")
+
+
+class NoInput(ProcedureInput):
+    pass
+
+
+class ProcedureOutput(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, serialize_by_alias=True
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    services: Services
+    caller: Caller
+
+    async def in_session(self, work: Callable[..., T], *args: object) -> T:
+        """Run `work(session, *args)` in one transaction, in a worker thread."""
+
+        def run() -> T:
+            with session_scope(self.services.db) as session:
+                return work(session, *args)
+
+        return await asyncio.to_thread(run)
+
+
+InputT = TypeVar("InputT", bound=ProcedureInput)
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure(Generic[InputT]):
+    kind: ProcedureKind
+    input: type[InputT]
+    handler: Callable[[Context, InputT], Awaitable[Any]]
+
+
+def query(
+    input: type[InputT], handler: Callable[[Context, InputT], Awaitable[Any]]
+) -> Procedure[InputT]:
+    return Procedure(ProcedureKind.QUERY, input, handler)
+
+
+def mutation(
+    input: type[InputT], handler: Callable[[Context, InputT], Awaitable[Any]]
+) -> Procedure[InputT]:
+    return Procedure(ProcedureKind.MUTATION, input, handler)

@@ -1,0 +1,120 @@
+"""`search.query`: the chunks of the caller's documentation closest in meaning to a question.
+
+The question is embedded with the service's embedder and looked up in every store of the caller's
+organization that was built with that embedder's model (or in the one store named), then the
+hits of all stores are merged best first. A store whose collection does not exist yet (nothing
+ingested) simply has no hits.
+"""
+
+import logging
+
+from pydantic import Field
+from sqlmodel import Session, select
+
+from router.errors import ErrorCode, ProcedureError
+from router.procedure import Context, ProcedureInput, ProcedureOutput
+from service.embeddings import EmbedderMismatch, EmbeddingError, check_store_model
+from service.models import Store
+from service.vectors import CollectionNotFoundError, SearchHit, VectorStoreError
+
+log = logging.getLogger("router.search")
+
+DEFAULT_LIMIT = 5
+MAX_LIMIT = 50
+MAX_QUERY_CHARS = 2_000
+
+
+class SearchInput(ProcedureInput):
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    repository: str | None = None  # a repository's full name: only its chunks
+    store: str | None = None  # a store's name: only that store
+
+
+class Hit(ProcedureOutput):
+    score: float
+    store: str
+    repository: str
+    path: str
+    chunk_index: int
+    heading_path: list[str]
+    title: str | None
+    text: str
+
+
+class SearchResult(ProcedureOutput):
+    organization: str
+    hits: list[Hit]
+
+
+async def search_query(context: Context, input: SearchInput) -> SearchResult:
+    services = context.services
+    stores = await context.in_session(_stores, context.caller.organization_id, input.store)
+    if input.store is not None and not stores:
+        raise ProcedureError(
+            ErrorCode.NOT_FOUND,
+            f"organization {context.caller.organization} has no store {input.store!r}",
+        )
+    usable = []
+    for store in stores:
+        try:
+            check_store_model(store.embedding_model, store.dimension, services.embedder)
+        except EmbedderMismatch as exc:
+            if input.store is not None:
+                raise ProcedureError(ErrorCode.PRECONDITION_FAILED, str(exc)) from exc
+            log.info("search skips store %s: %s", store.name, exc)
+            continue
+        usable.append(store)
+    hits: list[Hit] = []
+    if usable:
+        vector = await _embed(context, input.query)
+        for store in usable:
+            found = await _search(context, store, vector, input)
+            hits += [_hit(store.name, hit) for hit in found]
+    hits.sort(key=lambda hit: hit.score, reverse=True)
+    return SearchResult(organization=context.caller.organization, hits=hits[: input.limit])
+
+
+def _stores(session: Session, organization_id: int, name: str | None) -> list[Store]:
+    query = select(Store).where(Store.organization_id == organization_id)
+    if name is not None:
+        query = query.where(Store.name == name)
+    return list(session.exec(query.order_by(Store.name)).all())
+
+
+async def _embed(context: Context, text: str) -> list[float]:
+    try:
+        [vector] = await context.services.embedder.embed([text])
+    except EmbeddingError as exc:
+        raise ProcedureError(
+            ErrorCode.BAD_GATEWAY, f"the question could not be embedded: {exc}"
+        ) from exc
+    return vector
+
+
+async def _search(
+    context: Context, store: Store, vector: list[float], input: SearchInput
+) -> list[SearchHit]:
+    try:
+        return await context.services.vectors.search(
+            store.collection, vector, limit=input.limit, repository=input.repository
+        )
+    except CollectionNotFoundError:
+        return []
+    except VectorStoreError as exc:
+        raise ProcedureError(
+            ErrorCode.INTERNAL_SERVER_ERROR, f"store {store.name} could not be searched: {exc}"
+        ) from exc
+
+
+def _hit(store: str, hit: SearchHit) -> Hit:
+    return Hit(
+        score=hit.score,
+        store=store,
+        repository=hit.repository,
+        path=hit.path,
+        chunk_index=hit.chunk_index,
+        heading_path=list(hit.heading_path),
+        title=hit.title,
+        text=hit.text,
+    )

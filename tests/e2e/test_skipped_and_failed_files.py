@@ -1,0 +1,46 @@
+"""Files that cannot be indexed do not fail the job: unreadable text is skipped with its reason,
+a file whose content cannot be read fails on its own row, and the job names it."""
+
+from pathlib import Path
+
+from service.models import FileStatus, IngestionStatus
+from tests.e2e.system import page, running_system
+
+GOOD = {f"docs/good-{n}.md": page(f"Good {n}") for n in range(3)}
+BINARY = "docs/diagram.md"
+LATIN1 = "docs/cafe.md"
+BROKEN = "docs/broken.md"
+
+
+def test_unreadable_files_are_skipped_and_a_broken_one_fails_alone(tmp_path: Path) -> None:
+    with running_system(tmp_path) as system:
+        system.repo.write(
+            {
+                **GOOD,
+                BINARY: b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+                LATIN1: "# Caf\u00e9\n\nCr\u00e8me br\u00fbl\u00e9e.\n".encode("latin-1"),
+                BROKEN: page("Broken", ("Why", "Its blob will be gone.")),
+            }
+        )
+        system.repo.commit("docs")
+        system.repo.lose_object(system.repo.blob_of(BROKEN))
+
+        job = system.finished(system.push())
+
+        assert job.status is IngestionStatus.PROCESSED, job.error_message
+        assert (job.files_total, job.files_processed) == (6, 3)
+        assert (job.files_skipped, job.files_failed) == (2, 1)
+        assert job.error_message is not None and BROKEN in job.error_message
+        files = system.files(job.id or 0)
+        assert files[BINARY].status is FileStatus.SKIPPED
+        assert files[BINARY].error == "binary file"
+        assert files[LATIN1].status is FileStatus.SKIPPED
+        assert files[LATIN1].error == "not UTF-8 text (invalid byte at offset 5)"
+        assert files[BROKEN].status is FileStatus.FAILED
+        assert system.repo.blob_of(BROKEN) in (files[BROKEN].error or "")
+        assert all(files[path].status is FileStatus.PROCESSED for path in GOOD)
+
+        assert sorted(system.indexed()) == sorted(GOOD)
+        assert system.points(BINARY) == system.points(LATIN1) == system.points(BROKEN) == 0
+        system.assert_index_consistent()
+        assert system.points() == len(GOOD)

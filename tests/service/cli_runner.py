@@ -1,0 +1,57 @@
+"""Running `docs-ingest` in a test: in process with click's runner, or as a real process.
+
+Settings are read from the environment once per process (`get_settings` is cached), so every
+in-process run starts from a clean cache and the environment the test gives it.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from service.cli import main
+from service.settings import get_settings
+from tests.e2e.system import System
+
+COMMAND = str(Path(sys.executable).parent / "docs-ingest")
+
+
+def system_env(system: System) -> dict[str, str]:
+    """The environment of a user whose CLI talks to `system`."""
+    return {
+        "DOCS_INGEST_URL": system.app_url,
+        "DOCS_INGEST_DATA_DIR": str(system.services.settings.data_dir),
+    }
+
+
+def run(args: list[str], env: dict[str, str]) -> Result:
+    """`docs-ingest ARGS` in this process; DOCS_INGEST_TOKEN is unset unless `env` sets it."""
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(
+            main,
+            args,
+            env={"DOCS_INGEST_TOKEN": None, **env},
+            catch_exceptions=False,
+            prog_name="docs-ingest",
+        )
+    finally:
+        get_settings.cache_clear()
+
+
+def run_process(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`docs-ingest ARGS` as its own process, started in `cwd`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DOCS_INGEST_", "INNGEST_"))}
+    return subprocess.run(
+        [COMMAND, *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
