@@ -7,7 +7,7 @@ loop thread; nothing else touches it.
 
 import json
 import sqlite3
-from collections.abc import Generator, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -460,30 +460,32 @@ class Store:
         ):
             self.enqueue(kind, due_at, payload=payload)
 
-    def due_items(self, now: int, limit: int, skip: set[int]) -> list[tuple[QueueItem, str]]:
-        """Due queue items in priority order, each with its run's concurrency keys (JSON)."""
-        return list(self.scan_due_items(now, limit, skip))
+    def due_items(
+        self,
+        now: int,
+        limit: int,
+        skip: Iterable[int],
+        full_keys: Iterable[str] = (),
+    ) -> list[tuple[QueueItem, str]]:
+        """Due queue items in priority order, each with its run's concurrency keys (JSON).
 
-    def scan_due_items(
-        self, now: int, limit: int, skip: set[int]
-    ) -> Generator[tuple[QueueItem, str], None, None]:
-        """`due_items`, read row by row as the caller takes them; close it when done.
-
-        The scheduler usually wants one or two items of a long queue: reading its whole scan
-        window each time was a quarter of the engine's CPU with 1,000 runs queued.
+        Items in `skip` (already leased) and calls of runs holding a key in `full_keys` (at their
+        concurrency limit) are left out in SQL, so a long queue of blocked runs costs no Python.
         """
-        cursor = self._db.execute(
+        rows = self._all(
             "SELECT queue.*, runs.concurrency AS keys FROM queue"
-            " LEFT JOIN runs USING (run_id) WHERE queue.due_at <= ?"
+            " LEFT JOIN runs USING (run_id)"
+            " WHERE queue.due_at <= ? AND queue.id NOT IN (SELECT value FROM json_each(?))"
+            " AND NOT (queue.kind = ? AND EXISTS (SELECT 1 FROM json_each(runs.concurrency) AS k"
+            "   WHERE json_extract(k.value, '$[0]') IN (SELECT value FROM json_each(?))))"
             " ORDER BY queue.sort_at, queue.id LIMIT ?",
-            (now, limit + len(skip)),
+            now,
+            _dumps(sorted(skip)),
+            QueueKind.CALL,
+            _dumps(sorted(full_keys)),
+            limit,
         )
-        try:
-            for row in cursor:
-                if row["id"] not in skip:
-                    yield _item_from_row(row), row["keys"] or "[]"
-        finally:
-            cursor.close()
+        return [(_item_from_row(row), row["keys"] or "[]") for row in rows]
 
     def next_due_after(self, now: int) -> int | None:
         row = self._one("SELECT MIN(due_at) AS due FROM queue WHERE due_at > ?", now)

@@ -5,6 +5,7 @@ everything). When the file fails for good, `on_failure` records the failure on i
 file never fails the job.
 """
 
+from datetime import datetime
 from typing import Any
 
 import inngest
@@ -15,8 +16,8 @@ from functions.ingestion import CANCEL_MATCH
 from functions.steps import FailedRun, in_session, notify_if_done, translating
 from service import jobs
 from service.deps import Services
-from service.indexing import FileTask, Indexed, index_file
-from service.models import FileStatus
+from service.indexing import FileTask, Indexed, Skipped, index_file
+from service.models import ConnectedRepository, FileStatus, utc_now
 
 
 def create_file_process(client: inngest.Inngest, services: Services) -> inngest.Function[Any]:
@@ -46,51 +47,54 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
         task = FileTask.model_validate(ctx.event.data)
 
         async def index() -> dict[str, Any]:
-            if not task.force:
-                indexed = await in_session(
-                    services, jobs.indexed_shas, task.store_id, task.repository_id
+            # One step indexes the file and records it: every SDK call holds a concurrency slot.
+            started = utc_now()
+            repository, known_sha = await in_session(services, _prepare, task)
+            if not task.force and known_sha == task.blob_sha:
+                result: Indexed | Skipped = Skipped("unchanged")
+            else:
+                source = services.source_for(repository)
+                result = await translating(
+                    index_file(task, source, services.embedder, services.vectors)
                 )
-                if indexed.get(task.path) == task.blob_sha:
-                    return {"status": FileStatus.SKIPPED.value, "error": "unchanged", "chunks": 0}
-            repository = await in_session(services, jobs.get_repository, task.repository_id)
-            source = services.source_for(repository)
-            result = await translating(
-                index_file(task, source, services.embedder, services.vectors)
-            )
-            await in_session(services, _record_index, task, result)
+            pending = await in_session(services, _record, task, result, started)
             if isinstance(result, Indexed):
-                return {
-                    "status": FileStatus.PROCESSED.value,
-                    "error": None,
-                    "chunks": result.chunks,
-                }
-            return {"status": FileStatus.SKIPPED.value, "error": result.reason, "chunks": 0}
+                status, chunks, error = FileStatus.PROCESSED, result.chunks, None
+            else:
+                status, chunks, error = FileStatus.SKIPPED, 0, result.reason
+            return {"status": status.value, "chunks": chunks, "error": error, "pending": pending}
 
         outcome = await ctx.step.run("index", index)
-
-        def record(session: Session) -> int:
-            counts = jobs.finish_file(
-                session,
-                task.ingestion_id,
-                task.path,
-                FileStatus(outcome["status"]),
-                chunks=int(outcome["chunks"]),
-                error=outcome["error"],
-            )
-            return counts.pending
-
-        pending = await ctx.step.run("record", in_session, services, record)
-        await notify_if_done(ctx, task.ingestion_id, pending)
+        await notify_if_done(ctx, task.ingestion_id, int(outcome["pending"]))
         return outcome
 
     return file_process
 
 
-def _record_index(session: Session, task: FileTask, result: object) -> None:
+def _prepare(session: Session, task: FileTask) -> tuple[ConnectedRepository, str | None]:
+    repository = jobs.get_repository(session, task.repository_id)
+    return repository, jobs.indexed_sha(session, task.store_id, task.repository_id, task.path)
+
+
+def _record(session: Session, task: FileTask, result: Indexed | Skipped, started: datetime) -> int:
+    """Record the file in the index and in its job; the job's files still pending."""
     assert task.blob_sha is not None
     if isinstance(result, Indexed):
         jobs.record_indexed(
             session, task.store_id, task.repository_id, task.path, task.blob_sha, result.chunks
         )
+        status, chunks, error = FileStatus.PROCESSED, result.chunks, None
     else:
-        jobs.forget_indexed(session, task.store_id, task.repository_id, task.path)
+        if result.reason != "unchanged":
+            jobs.forget_indexed(session, task.store_id, task.repository_id, task.path)
+        status, chunks, error = FileStatus.SKIPPED, 0, result.reason
+    counts = jobs.finish_file(
+        session,
+        task.ingestion_id,
+        task.path,
+        status,
+        chunks=chunks,
+        error=error,
+        started_at=started,
+    )
+    return counts.pending

@@ -5,7 +5,6 @@ delay becomes `RetryAfterError`, a permanent one `NonRetriableError`, anything e
 it is and retried with backoff by Inngest.
 """
 
-import asyncio
 import datetime
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -14,7 +13,7 @@ import inngest
 from pydantic import BaseModel
 
 from functions.events import FILES_DONE
-from service.db import session_scope
+from service import db
 from service.deps import Services
 from service.embeddings import EmbeddingError
 from service.sources import SourceError, SourceRateLimited
@@ -23,13 +22,8 @@ T = TypeVar("T")
 
 
 async def in_session(services: Services, work: Callable[..., T], *args: object) -> T:
-    """Run `work(session, *args)` in one transaction, in a worker thread."""
-
-    def run() -> T:
-        with session_scope(services.db) as session:
-            return work(session, *args)
-
-    return await asyncio.to_thread(run)
+    """Run `work(session, *args)` in one transaction, off the event loop."""
+    return await db.in_session(services.db, work, *args)
 
 
 async def translating(work: Awaitable[T]) -> T:

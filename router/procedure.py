@@ -5,7 +5,6 @@ already validated, and returns an output model (or a list of them). Inputs and o
 pydantic models whose fields are camelCase on the wire, as a tRPC client expects.
 """
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -15,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from router.auth import Caller
-from service.db import session_scope
+from service import db
 from service.deps import Services
 
 T = TypeVar("T")
@@ -48,13 +47,8 @@ class Context:
     caller: Caller
 
     async def in_session(self, work: Callable[..., T], *args: object) -> T:
-        """Run `work(session, *args)` in one transaction, in a worker thread."""
-
-        def run() -> T:
-            with session_scope(self.services.db) as session:
-                return work(session, *args)
-
-        return await asyncio.to_thread(run)
+        """Run `work(session, *args)` in one transaction, off the event loop."""
+        return await db.in_session(self.services.db, work, *args)
 
 
 InputT = TypeVar("InputT", bound=ProcedureInput)

@@ -6,16 +6,19 @@ never block the writer, enforced foreign keys (SQLite leaves them off by default
 timeout instead of an immediate "database is locked".
 """
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
+
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5_000
@@ -71,6 +74,20 @@ def migrate(url: str) -> None:
         command.upgrade(alembic_config(engine), "head")
     finally:
         engine.dispose()
+
+
+async def in_session(engine: Engine, work: Callable[..., T], *args: object) -> T:
+    """Run `work(session, *args)` in one transaction, in a worker thread.
+
+    Async code must never run database work on its event loop: a blocked pool checkout would
+    freeze every request (and the embedded engine) sharing that loop.
+    """
+
+    def run() -> T:
+        with session_scope(engine) as session:
+            return work(session, *args)
+
+    return await asyncio.to_thread(run)
 
 
 @contextmanager

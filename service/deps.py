@@ -1,6 +1,5 @@
 """The service's long-lived parts, built once per app from settings, and their FastAPI aliases."""
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +8,6 @@ import httpx
 import inngest
 from fastapi import Depends, Request
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from service.db import create_db_engine
 from service.embeddings import Embedder, create_embedder
@@ -97,15 +95,4 @@ def get_services(request: Request) -> Services:
     return services
 
 
-def get_session(services: Annotated[Services, Depends(get_services)]) -> Iterator[Session]:
-    with Session(services.db, expire_on_commit=False) as session:
-        yield session
-
-
-def get_inngest(services: Annotated[Services, Depends(get_services)]) -> inngest.Inngest:
-    return services.inngest
-
-
 ServicesDep = Annotated[Services, Depends(get_services)]
-SessionDep = Annotated[Session, Depends(get_session)]
-InngestDep = Annotated[inngest.Inngest, Depends(get_inngest)]

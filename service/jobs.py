@@ -8,6 +8,7 @@ retried step never counts a file twice.
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -115,6 +116,17 @@ def indexed_shas(session: Session, store_id: int, repository_id: int) -> dict[st
     return dict(rows.all())
 
 
+def indexed_sha(session: Session, store_id: int, repository_id: int, path: str) -> str | None:
+    """The blob sha the store holds for `path`, or None."""
+    return session.exec(
+        select(IndexedFile.content_sha).where(
+            IndexedFile.store_id == store_id,
+            IndexedFile.repository_id == repository_id,
+            IndexedFile.path == path,
+        )
+    ).first()
+
+
 def record_plan(session: Session, ingestion_id: int, planned: Sequence[PlannedFile]) -> None:
     """One row per planned path; a retried step finds its rows and adds none."""
     existing = set(
@@ -150,6 +162,7 @@ def finish_file(
     *,
     chunks: int = 0,
     error: str | None = None,
+    started_at: datetime | None = None,
 ) -> JobCounts:
     """Record one file's outcome; the job's counts afterwards."""
     row = session.exec(
@@ -162,6 +175,7 @@ def finish_file(
     row.status = status
     row.chunks = chunks
     row.error = error
+    row.started_at = started_at or row.started_at
     row.finished_at = utc_now()
     session.add(row)
     session.flush()

@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from functions.events import GITHUB_PUSH
-from service.deps import InngestDep, SessionDep
+from service.db import in_session
+from service.deps import Services, ServicesDep
 from service.models import ConnectedRepository, IngestionCommit, IngestionTrigger
 from service.planner import PAYLOAD_COMMIT_LIMIT
 
@@ -87,7 +88,7 @@ async def _read_body(request: Request) -> bytes | None:
 
 
 @router.post("/webhooks/github")
-async def github_webhook(request: Request, session: SessionDep, client: InngestDep) -> JSONResponse:
+async def github_webhook(request: Request, services: ServicesDep) -> JSONResponse:
     missing = [
         h for h in (EVENT_HEADER, DELIVERY_HEADER, SIGNATURE_HEADER) if not request.headers.get(h)
     ]
@@ -107,7 +108,7 @@ async def github_webhook(request: Request, session: SessionDep, client: InngestD
         return _answer(400, error=f"malformed {event} payload: {where}: {first['msg']}")
     if payload.repository is None:
         return _answer(400, error="payload has no repository")
-    repository = _find_repository(session, payload.repository)
+    repository = await in_session(services.db, _find_repository, payload.repository)
     if repository is None:
         return _answer(404, error=f"repository {payload.repository.full_name} is not connected")
     expected = signature_of(repository.webhook_secret, body).encode()
@@ -117,7 +118,7 @@ async def github_webhook(request: Request, session: SessionDep, client: InngestD
         return _answer(401, error="signature does not match the repository's webhook secret")
     if not isinstance(payload, PushPayload):
         return _answer(200, ok=True, event=event)
-    return await _accept_push(session, client, repository, payload, delivery)
+    return await _accept_push(services, repository, payload, delivery)
 
 
 def _find_repository(session: Session, repo: PushRepository) -> ConnectedRepository | None:
@@ -133,40 +134,52 @@ def _job_of(session: Session, delivery: str) -> IngestionCommit | None:
     ).first()
 
 
+def _record_job(
+    session: Session, repository: ConnectedRepository, push: PushPayload, delivery: str
+) -> tuple[IngestionCommit | None, bool]:
+    """The delivery's job, created if new, and whether its event was already sent."""
+    job = _job_of(session, delivery)
+    if job is not None:
+        return job, job.event_id is not None
+    assert repository.id is not None
+    job = IngestionCommit(
+        store_id=repository.store_id,
+        repository_id=repository.id,
+        delivery_id=delivery,
+        before_sha=push.before,
+        after_sha=push.after,
+        ref=push.ref,
+        trigger=IngestionTrigger.PUSH,
+    )
+    session.add(job)
+    try:
+        session.flush()
+    except IntegrityError:  # the same delivery, arriving at the same moment, won the insert
+        session.rollback()
+        return _job_of(session, delivery), True
+    return job, False
+
+
+def _record_event(session: Session, job_id: int, event_id: str | None) -> None:
+    job = session.get(IngestionCommit, job_id)
+    if job is not None:
+        job.event_id = event_id
+        session.add(job)
+
+
 async def _accept_push(
-    session: Session,
-    client: inngest.Inngest,
-    repository: ConnectedRepository,
-    push: PushPayload,
-    delivery: str,
+    services: Services, repository: ConnectedRepository, push: PushPayload, delivery: str
 ) -> JSONResponse:
     branch_ref = f"refs/heads/{repository.default_branch}"
     if push.deleted:
         return _answer(202, ignored=f"{push.ref} was deleted")
     if push.ref != branch_ref:
         return _answer(202, ignored=f"push to {push.ref}, not the ingested branch {branch_ref}")
-    job = _job_of(session, delivery)
-    if job is not None and job.event_id is not None:
+    job, sent = await in_session(services.db, _record_job, repository, push, delivery)
+    if job is None or job.id is None:
+        return _answer(409, error=f"delivery {delivery} is being recorded; retry")
+    if sent:
         return _answer(200, job_id=job.id, status=job.status, duplicate=True)
-    if job is None:
-        assert repository.id is not None
-        job = IngestionCommit(
-            store_id=repository.store_id,
-            repository_id=repository.id,
-            delivery_id=delivery,
-            before_sha=push.before,
-            after_sha=push.after,
-            ref=push.ref,
-            trigger=IngestionTrigger.PUSH,
-        )
-        session.add(job)
-        try:
-            session.commit()
-        except IntegrityError:  # the same delivery, arriving at the same moment, won the insert
-            session.rollback()
-            twin = _job_of(session, delivery)
-            return _answer(200, job_id=twin.id if twin else None, duplicate=True)
-        session.refresh(job)
     truncated = push.size is not None and push.size > len(push.commits)
     data = {
         "ingestion_id": job.id,
@@ -179,11 +192,9 @@ async def _accept_push(
         "commits": [c.model_dump(include={"added", "modified", "removed"}) for c in push.commits],
     }
     try:
-        ids = await client.send(inngest.Event(name=GITHUB_PUSH, id=delivery, data=data))
+        ids = await services.inngest.send(inngest.Event(name=GITHUB_PUSH, id=delivery, data=data))
     except Exception as exc:  # the SDK raises several types; every one means "not sent"
         log.warning("job %s: could not send %s: %s", job.id, GITHUB_PUSH, exc)
         return _answer(503, error="could not start the job; GitHub will redeliver", job_id=job.id)
-    job.event_id = ids[0] if ids else None
-    session.add(job)
-    session.commit()
+    await in_session(services.db, _record_event, job.id, ids[0] if ids else None)
     return _answer(202, job_id=job.id, status=job.status)

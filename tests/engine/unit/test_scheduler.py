@@ -79,3 +79,16 @@ def test_no_more_items_than_capacity_are_leased(make_parts: MakeParts) -> None:
     assert len(parts.scheduler.take(now, 2)) == 2
     assert len(parts.scheduler.take(now, 10)) == 3  # the two leased are not leased again
     assert parts.scheduler.take(now, 10) == []
+
+
+def test_a_long_queue_of_blocked_calls_does_not_hide_a_runnable_one(make_parts: MakeParts) -> None:
+    fn = function_config("k", "app/k", concurrency=[{"limit": 1, "key": "event.data.user"}])
+    parts = make_parts(fn)
+    for _ in range(600):  # more than any fixed scan window
+        parts.send("app/k", {"user": "ann"})
+    parts.send("app/k", {"user": "bob"})
+    now = parts.clock.now()
+
+    taken = parts.scheduler.take(now, 2)
+
+    assert sorted(users_of(parts, taken)) == ["ann", "bob"]
