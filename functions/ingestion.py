@@ -6,8 +6,9 @@ in batches → wait for `docs/ingestion.files-done` → finalize from the rows.
 
 A wait only sees events sent after it begins, and the last file can finish between the count of
 pending rows and the start of the wait: its `files-done` is then lost. So the rows are counted
-again after every wait, and waits start short and grow (`wait_schedule`): a lost wake-up costs
-one wait, a second or two for a small job, never the five minutes of a long wait.
+again after every wait, and each wait lasts about as long as the pending files should take at
+the job's pace so far (`wait_timeout`): a lost wake-up near the end of a job costs the time of
+its last few files, not a fixed long wait.
 """
 
 import datetime
@@ -30,7 +31,7 @@ from service import jobs
 from service.config import CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
 from service.deps import Services
 from service.indexing import FileTask
-from service.models import FileAction
+from service.models import FileAction, utc_now
 from service.planner import PlannedFile, Push, changed_paths, full_diff_reason, plan
 
 FAN_OUT_BATCH = 100
@@ -139,15 +140,15 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
                 f"fan-out-{start // FAN_OUT_BATCH}", tasks[start : start + FAN_OUT_BATCH]
             )
 
-        for timeout in wait_schedule():
-            pending = await ctx.step.run("count-pending", _pending, services, job_id)
-            if not pending:
+        while True:
+            progress = await ctx.step.run("count-pending", _progress, services, job_id)
+            if not progress["pending"] or progress["elapsed"] > GIVE_UP_AFTER.total_seconds():
                 break
             await ctx.step.wait_for_event(
                 "files-done",
                 event=FILES_DONE,
                 if_exp=f"async.data.ingestion_id == {job_id}",
-                timeout=timeout,
+                timeout=wait_timeout(progress["pending"], progress["done"], progress["elapsed"]),
             )
 
         async def finalize() -> dict[str, Any]:
@@ -166,16 +167,11 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
     return ingestion
 
 
-def wait_schedule() -> list[datetime.timedelta]:
-    """The timeouts of the waits for `files-done`: doubling from FIRST_WAIT up to LONGEST_WAIT,
-    until they add up to GIVE_UP_AFTER."""
-    waits: list[datetime.timedelta] = []
-    wait, total = FIRST_WAIT, datetime.timedelta(0)
-    while total < GIVE_UP_AFTER:
-        waits.append(wait)
-        total += wait
-        wait = min(wait * 2, LONGEST_WAIT)
-    return waits
+def wait_timeout(pending: int, done: int, elapsed: float) -> datetime.timedelta:
+    """How long the pending files should take at the pace of the files done so far."""
+    per_file = elapsed / done if done else FIRST_WAIT.total_seconds()
+    expected = datetime.timedelta(seconds=pending * per_file)
+    return max(FIRST_WAIT, min(expected, LONGEST_WAIT))
 
 
 async def _plan(
@@ -215,9 +211,17 @@ def _planned_json(item: PlannedFile) -> dict[str, Any]:
     }
 
 
-async def _pending(services: Services, job_id: int) -> int:
-    counts = await in_session(services, jobs.update_counts, job_id)
-    return counts.pending
+async def _progress(services: Services, job_id: int) -> dict[str, Any]:
+    def work(session: Session) -> dict[str, Any]:
+        counts = jobs.update_counts(session, job_id)
+        started = jobs.get_job(session, job_id).started_at or utc_now()
+        return {
+            "pending": counts.pending,
+            "done": counts.total - counts.pending,
+            "elapsed": (utc_now() - started).total_seconds(),
+        }
+
+    return await in_session(services, work)
 
 
 def _file_event(

@@ -2,15 +2,19 @@
 
 import asyncio
 import contextlib
+import ctypes
 import logging
+import signal
+import sys
 
 import click
 
-from engine.cli import serve_engine, start_server
-from engine.server import Engine
+from engine.cli import start_server
 from service.app import INNGEST_PATH, create_app
 from service.db import migrate
 from service.settings import Settings, get_settings
+
+PR_SET_PDEATHSIG = 1
 
 
 @click.command()
@@ -42,15 +46,47 @@ async def _serve(settings: Settings) -> None:
         log.info("using external Inngest; sync %s%s from it", settings.app_url, INNGEST_PATH)
         await serving
         return
-    engine = Engine(
-        settings.engine_db, sdk_urls=[settings.app_url + INNGEST_PATH], poll_interval=None
-    )
+    engine = await _start_engine(settings)
     log.info(
         'try it: curl -s -X POST %s/e/dev -d \'{"name": "docs/ping", "data": {"message": "hi"}}\'',
         settings.engine_url,
     )
+    engine_exit = asyncio.create_task(engine.wait())
     try:
-        await serve_engine(engine, "127.0.0.1", settings.engine_port)
+        await asyncio.wait({serving, engine_exit}, return_when=asyncio.FIRST_COMPLETED)
+        engine_died = engine_exit.done()
     finally:
         server.should_exit = True
+        if engine.returncode is None:
+            engine.terminate()
+        await engine_exit
         await serving
+    if engine_died:
+        raise click.ClickException(
+            f"the embedded engine stopped (exit code {engine.returncode}); see its log above"
+        )
+
+
+async def _start_engine(settings: Settings) -> asyncio.subprocess.Process:
+    """The engine in its own process: its work never competes with the service's event loop."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # fmt: off
+    command = [
+        sys.executable, "-m", "engine",
+        "--host", "127.0.0.1", "--port", str(settings.engine_port),
+        "--db", str(settings.engine_db.resolve()),
+        "--sdk-url", settings.app_url + INNGEST_PATH,
+        "--no-discovery", "--no-poll",
+    ]
+    # fmt: on
+    # Run from the data folder, so no inngest.json of the current directory applies.
+    return await asyncio.create_subprocess_exec(
+        *command, cwd=settings.data_dir, preexec_fn=_die_with_parent
+    )
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to stop the engine if `serve` dies without stopping it."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
