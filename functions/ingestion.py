@@ -12,6 +12,7 @@ its last few files, not a fixed long wait.
 """
 
 import datetime
+import math
 from typing import Any
 
 import inngest
@@ -168,9 +169,12 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
 
 
 def wait_timeout(pending: int, done: int, elapsed: float) -> datetime.timedelta:
-    """How long the pending files should take at the pace of the files done so far."""
+    """How long the pending files should take at the pace of the files done so far.
+
+    Whole seconds: the SDK refuses a wait timeout with a fraction of a second.
+    """
     per_file = elapsed / done if done else FIRST_WAIT.total_seconds()
-    expected = datetime.timedelta(seconds=pending * per_file)
+    expected = datetime.timedelta(seconds=math.ceil(pending * per_file))
     return max(FIRST_WAIT, min(expected, LONGEST_WAIT))
 
 
