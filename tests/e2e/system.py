@@ -43,6 +43,7 @@ TERMINAL = {
     IngestionStatus.CANCELLED,
 }
 BRANCH = "main"
+TERMINAL_RUN = {"Completed", "Failed", "Cancelled"}
 
 
 class _Since(Enum):
@@ -250,6 +251,17 @@ class System:
         """The engine's runs of `docs-ingestion` for the push event of `job`."""
         found = [e for e in self.events(GITHUB_PUSH) if e.get("id") == job.delivery_id]
         return [run for event in found for run in self.runs(event)]
+
+    def ingestion_run(self, job: IngestionCommit, timeout: float = 30) -> dict[str, Any]:
+        """The job's `docs-ingestion` run, once it has ended (its row may be final before)."""
+
+        def ended() -> dict[str, Any] | None:
+            runs = self.ingestion_runs(job)
+            assert len(runs) <= 1, runs
+            return runs[0] if runs and runs[0]["status"] in TERMINAL_RUN else None
+
+        run: dict[str, Any] = eventually(ended, timeout)
+        return run
 
     def search(self, text: str, limit: int = 5) -> list[Any]:
         async def run() -> list[Any]:

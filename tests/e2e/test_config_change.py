@@ -41,7 +41,7 @@ def test_new_config_resyncs_the_whole_tree(tmp_path: Path) -> None:
         second = system.finished(system.push())
 
         assert second.status is IngestionStatus.PROCESSED, second.error_message
-        [run] = system.ingestion_runs(second)
+        run = system.ingestion_run(second)
         assert run["output"]["plan"] == "lightfast.yml changed"
         files = system.files(second.id or 0)
         # Every file is re-planned although only the config changed; unchanged content included.

@@ -25,7 +25,7 @@ def test_force_push_leaves_exactly_the_new_tree_indexed(tmp_path: Path) -> None:
         job = system.finished(system.push(before=abandoned))
 
         assert job.status is IngestionStatus.PROCESSED, job.error_message
-        [run] = system.ingestion_runs(job)
+        run = system.ingestion_run(job)
         assert run["output"]["plan"] == "force push"
         files = system.files(job.id or 0)
         assert {path: f.action for path, f in files.items()} == {
