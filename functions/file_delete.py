@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from functions.events import FILE_DELETE, INGESTION_CANCELLED
 from functions.ingestion import CANCEL_MATCH
-from functions.steps import in_session, notify_if_done
+from functions.steps import in_session, notify_if_done, translating
 from service import jobs
 from service.deps import Services
 from service.indexing import FileTask
@@ -26,7 +26,9 @@ def create_file_delete(client: inngest.Inngest, services: Services) -> inngest.F
         task = FileTask.model_validate(ctx.event.data)
 
         async def delete() -> int:
-            await services.vectors.delete_file(task.collection, task.repository, task.path)
+            await translating(
+                services.vectors.delete_file(task.collection, task.repository, task.path)
+            )
 
             def work(session: Session) -> int:
                 jobs.forget_indexed(session, task.store_id, task.repository_id, task.path)

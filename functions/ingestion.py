@@ -110,8 +110,8 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
                 return {"store_id": store.id, "collection": store.collection}
 
             found = await in_session(services, work)
-            await services.vectors.ensure_collection(
-                found["collection"], services.embedder.dimension
+            await translating(
+                services.vectors.ensure_collection(found["collection"], services.embedder.dimension)
             )
             return found
 

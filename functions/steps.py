@@ -16,7 +16,8 @@ from functions.events import FILES_DONE
 from service import db
 from service.deps import Services
 from service.embeddings import EmbeddingError
-from service.sources import SourceError, SourceRateLimited
+from service.sources import SourceError
+from service.vectors import VectorStoreError
 
 T = TypeVar("T")
 
@@ -30,9 +31,7 @@ async def translating(work: Awaitable[T]) -> T:
     """Await `work`, turning service errors into Inngest retry decisions."""
     try:
         return await work
-    except SourceRateLimited as exc:
-        raise inngest.RetryAfterError(str(exc), _delay(exc.retry_after)) from exc
-    except (SourceError, EmbeddingError) as exc:
+    except (SourceError, EmbeddingError, VectorStoreError) as exc:
         retry_after = getattr(exc, "retry_after", None)
         if exc.retriable and retry_after:
             raise inngest.RetryAfterError(str(exc), _delay(retry_after)) from exc

@@ -84,6 +84,5 @@ async def index_file(
         )
         for chunk, vector in zip(document.chunks, vectors_of, strict=True)
     ]
-    await vectors.ensure_collection(task.collection, embedder.dimension)
     await vectors.upsert_file(task.collection, task.repository, task.path, records)
     return Indexed(len(records))

@@ -65,17 +65,17 @@ INDEXED_FIELDS = (PayloadField.REPOSITORY, PayloadField.PATH)
 
 
 class VectorStoreError(Exception):
-    """The vector backend failed or refused an operation; `is_retriable` says whether to retry."""
+    """The vector backend failed or refused an operation; `retriable` says whether to retry."""
 
-    is_retriable = True
+    retriable = True
 
 
 class InvalidCollectionNameError(VectorStoreError):
-    is_retriable = False
+    retriable = False
 
 
 class CollectionNotFoundError(VectorStoreError):
-    is_retriable = False
+    retriable = False
 
     def __init__(self, collection: str) -> None:
         super().__init__(f"vector collection {collection!r} does not exist")
@@ -83,7 +83,7 @@ class CollectionNotFoundError(VectorStoreError):
 
 
 class DimensionMismatchError(VectorStoreError):
-    is_retriable = False
+    retriable = False
 
     def __init__(self, collection: str, existing: int, requested: int) -> None:
         super().__init__(

@@ -5,6 +5,7 @@ real time. Tests talk to both only over HTTP, as a user would.
 """
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,13 @@ from engine.server import Engine
 
 APP_ID = "test"
 TERMINAL = {"Completed", "Failed", "Cancelled"}
+
+
+def free_port() -> int:
+    """A loopback port free now, for a server started in another process."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def eventually(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:

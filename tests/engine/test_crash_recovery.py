@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ import httpx
 import inngest
 import inngest.fast_api
 
-from tests.engine.harness import APP_ID, AppThread, eventually
+from tests.engine.harness import APP_ID, AppThread, eventually, free_port
 
 STEPS = ("s1", "s2", "s3", "s4")
 NAP_STEPS = ("before", "after")
@@ -180,12 +179,6 @@ class EngineProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_functions(client: inngest.Inngest, gate: CallGate) -> list[inngest.Function[Any]]:

@@ -1,24 +1,17 @@
 """`docs-ingest serve` starts the service and the embedded engine; a sent event is visibly run."""
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-from tests.engine.harness import eventually
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.engine.harness import eventually, free_port
 
 
 def test_serve_runs_a_sent_event_and_logs_its_run(tmp_path: Path) -> None:
-    port, engine_port = _free_port(), _free_port()
+    port, engine_port = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("INNGEST_")},
         "DOCS_INGEST_DATA_DIR": str(tmp_path / "data"),

@@ -213,7 +213,7 @@ async def test_another_dimension_for_an_existing_collection_is_refused(store: Ve
         await store.ensure_collection(COLLECTION, 16)
 
     assert (raised.value.existing, raised.value.requested) == (8, 16)
-    assert not raised.value.is_retriable
+    assert not raised.value.retriable
 
 
 async def test_a_vector_of_the_wrong_length_is_a_store_error(store: VectorStore) -> None:
