@@ -3,11 +3,14 @@
 import hashlib
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
-from service.embeddings import Embedder
 from service.models import ConnectedRepository, Organization, Provider, Store
+
+if TYPE_CHECKING:  # the embedders load onnxruntime: commands that only need names skip it
+    from service.embeddings import Embedder
 
 DEFAULT_ORG = "default"
 DEFAULT_STORE = "docs"
@@ -26,7 +29,7 @@ def ensure_org(session: Session, slug: str) -> Organization:
     return org
 
 
-def ensure_store(session: Session, org: Organization, name: str, embedder: Embedder) -> Store:
+def ensure_store(session: Session, org: Organization, name: str, embedder: "Embedder") -> Store:
     store = session.exec(
         select(Store).where(Store.organization_id == org.id, Store.name == name)
     ).first()
@@ -51,7 +54,7 @@ def connect(
     full_name: str,
     external_id: str,
     default_branch: str,
-    embedder: Embedder,
+    embedder: "Embedder",
     org_slug: str = DEFAULT_ORG,
     local_path: Path | None = None,
     installation_id: int | None = None,

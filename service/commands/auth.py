@@ -19,13 +19,13 @@ from service.commands.client import Credential
 from service.commands.database import NoDatabase, existing_database
 from service.db import session_scope
 from service.models import Organization
+from service.repositories import DEFAULT_ORG
 from service.settings import Settings
 from service.tokens import find_owner, issue_token
 
 TOKEN_VARIABLE = "DOCS_INGEST_TOKEN"  # noqa: S105 - the name of a variable
 LOCAL_TOKENS_DIR = "cli-tokens"
 LOCAL_TOKEN_NAME = "docs-ingest CLI on this machine"  # noqa: S105 - a label
-DEFAULT_ORG = "default"  # service.repositories.DEFAULT_ORG, without importing the embedders
 
 
 def token_for(settings: Settings, org: str | None) -> Credential:
