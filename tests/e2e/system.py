@@ -227,11 +227,15 @@ class System:
         """The points of every path that has an index row."""
         return {path: self.points(path) for path in self.indexed()}
 
-    def assert_index_consistent(self) -> None:
+    def index_is_consistent(self) -> bool:
         """Every index row's chunk count is its path's points, and no point lies outside a row."""
         indexed = self.indexed()
-        assert self.points_by_path() == {p: row.chunk_count for p, row in indexed.items()}
-        assert self.points() == sum(row.chunk_count for row in indexed.values())
+        return self.points_by_path() == {
+            p: row.chunk_count for p, row in indexed.items()
+        } and self.points() == sum(row.chunk_count for row in indexed.values())
+
+    def assert_index_consistent(self) -> None:
+        assert self.index_is_consistent()
 
     def events(self, name: str) -> list[dict[str, Any]]:
         """The engine's stored events called `name`, newest first."""

@@ -55,4 +55,6 @@ def test_a_cancelled_job_ends_cancelled_and_its_file_runs_stop(tmp_path: Path) -
         ]
         assert cancelled
         assert job.files_processed < FILES
-        system.assert_index_consistent()
+        # A step already running when its run was cancelled still finishes in the app: the
+        # index is consistent once it has.
+        eventually(system.index_is_consistent, timeout=30)
