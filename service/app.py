@@ -10,6 +10,7 @@ from functions import build_functions
 from router.endpoint import create_router
 from service.deps import Services
 from service.settings import Settings
+from service.webhooks import PushIntake
 from service.webhooks import router as webhook_router
 
 INNGEST_PATH = "/api/inngest"
@@ -25,6 +26,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     app = FastAPI(title="docs-ingest", lifespan=lifespan)
     app.state.services = services
+    app.state.push_intake = PushIntake(services.db, services.inngest)
     client = services.inngest
     inngest.fast_api.serve(app, client, build_functions(client, services), serve_path=INNGEST_PATH)
     app.include_router(webhook_router)

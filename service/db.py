@@ -7,7 +7,8 @@ timeout instead of an immediate "database is locked".
 """
 
 import asyncio
-from collections.abc import Callable, Iterator
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +19,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
+from service.batching import Batcher
+
+log = logging.getLogger("service.db")
+
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5_000
@@ -91,6 +97,36 @@ async def in_session(engine: Engine, work: Callable[..., T], *args: object) -> T
             return work(session, *args)
 
     return await asyncio.to_thread(run)
+
+
+def batched_in_session(
+    engine: Engine, work: Callable[[Session, list[Item]], list[T]]
+) -> Batcher[Item, T]:
+    """`work(session, items)` for the items of concurrent calls together: one worker-thread hop
+    and one transaction per batch, and `work` can ask for all the rows it needs in one query.
+    When a batch's transaction fails, each item is run again alone, so a bad item fails alone;
+    `work` must therefore not roll back itself."""
+
+    def run_alone(item: Item) -> T | Exception:
+        try:
+            with session_scope(engine) as session:
+                return work(session, [item])[0]
+        except Exception as exc:
+            return exc
+
+    def run_all(items: list[Item]) -> Sequence[T | Exception]:
+        if len(items) > 1:
+            try:
+                with session_scope(engine) as session:
+                    return work(session, items)
+            except Exception as exc:
+                log.info("a batch of %d failed (%s); running each alone", len(items), exc)
+        return [run_alone(item) for item in items]
+
+    async def run(items: list[Item]) -> Sequence[T | Exception]:
+        return await asyncio.to_thread(run_all, items)
+
+    return Batcher(run)
 
 
 @contextmanager

@@ -3,24 +3,32 @@
 The request path only verifies, records and sends: the delivery's row in `ingestion_commit`
 (its `delivery_id` is unique, so a redelivery finds the job it already started) and one
 `github/push` event whose id is the delivery id. Everything else happens in the functions.
+GitHub delivers in bursts (a merge train, a mass redelivery), so the path's database work and
+event sends are batched across concurrent deliveries (`PushIntake`).
 """
 
 import hashlib
 import hmac
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import inngest
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from functions.events import GITHUB_PUSH
-from service.db import in_session
-from service.deps import Services, ServicesDep
-from service.models import ConnectedRepository, IngestionCommit, IngestionTrigger
+from service.batching import Batcher
+from service.db import batched_in_session
+from service.models import (
+    ConnectedRepository,
+    IngestionCommit,
+    IngestionStatus,
+    IngestionTrigger,
+)
 from service.planner import PAYLOAD_COMMIT_LIMIT
 
 log = logging.getLogger("service.webhooks")
@@ -88,7 +96,8 @@ async def _read_body(request: Request) -> bytes | None:
 
 
 @router.post("/webhooks/github")
-async def github_webhook(request: Request, services: ServicesDep) -> JSONResponse:
+async def github_webhook(request: Request) -> JSONResponse:
+    intake: PushIntake = request.app.state.push_intake
     missing = [
         h for h in (EVENT_HEADER, DELIVERY_HEADER, SIGNATURE_HEADER) if not request.headers.get(h)
     ]
@@ -108,7 +117,7 @@ async def github_webhook(request: Request, services: ServicesDep) -> JSONRespons
         return _answer(400, error=f"malformed {event} payload: {where}: {first['msg']}")
     if payload.repository is None:
         return _answer(400, error="payload has no repository")
-    repository = await in_session(services.db, _find_repository, payload.repository)
+    repository = await intake.find_repository(str(payload.repository.id))
     if repository is None:
         return _answer(404, error=f"repository {payload.repository.full_name} is not connected")
     expected = signature_of(repository.webhook_secret, body).encode()
@@ -118,67 +127,96 @@ async def github_webhook(request: Request, services: ServicesDep) -> JSONRespons
         return _answer(401, error="signature does not match the repository's webhook secret")
     if not isinstance(payload, PushPayload):
         return _answer(200, ok=True, event=event)
-    return await _accept_push(services, repository, payload, delivery)
+    return await _accept_push(intake, repository, payload, delivery)
 
 
-def _find_repository(session: Session, repo: PushRepository) -> ConnectedRepository | None:
-    found = session.exec(
-        select(ConnectedRepository).where(ConnectedRepository.external_id == str(repo.id))
-    ).first()
-    return found
-
-
-def _job_of(session: Session, delivery: str) -> IngestionCommit | None:
-    return session.exec(
-        select(IngestionCommit).where(IngestionCommit.delivery_id == delivery)
-    ).first()
-
-
-def _record_job(
-    session: Session, repository: ConnectedRepository, push: PushPayload, delivery: str
-) -> tuple[IngestionCommit | None, bool]:
-    """The delivery's job, created if new, and whether its event was already sent."""
-    job = _job_of(session, delivery)
-    if job is not None:
-        return job, job.event_id is not None
-    assert repository.id is not None
-    job = IngestionCommit(
-        store_id=repository.store_id,
-        repository_id=repository.id,
-        delivery_id=delivery,
-        before_sha=push.before,
-        after_sha=push.after,
-        ref=push.ref,
-        trigger=IngestionTrigger.PUSH,
+def _find_repositories(
+    session: Session, external_ids: list[str]
+) -> list[ConnectedRepository | None]:
+    found: dict[str, ConnectedRepository] = {}
+    query = select(ConnectedRepository).where(
+        col(ConnectedRepository.external_id).in_(set(external_ids))
     )
-    session.add(job)
-    try:
-        session.flush()
-    except IntegrityError:  # the same delivery, arriving at the same moment, won the insert
-        session.rollback()
-        return _job_of(session, delivery), True
-    return job, False
+    for repository in session.exec(query.order_by(col(ConnectedRepository.id))):
+        found.setdefault(repository.external_id, repository)
+    return [found.get(external_id) for external_id in external_ids]
 
 
-def _record_event(session: Session, job_id: int, event_id: str | None) -> None:
-    job = session.get(IngestionCommit, job_id)
-    if job is not None:
-        job.event_id = event_id
-        session.add(job)
+Delivery = tuple[ConnectedRepository, PushPayload, str]  # repository, payload, delivery id
+
+
+class RecordedJob(NamedTuple):
+    id: int
+    status: IngestionStatus
+    sent: bool  # its event was sent already, or is being sent for an earlier copy in the batch
+
+
+def _record_jobs(session: Session, deliveries: list[Delivery]) -> list[RecordedJob]:
+    """Each delivery's job, inserted if new; a racing insert of a delivery fails the batch."""
+    wanted = {delivery_id for _, _, delivery_id in deliveries}
+    query = select(IngestionCommit).where(col(IngestionCommit.delivery_id).in_(wanted))
+    jobs = {
+        job.delivery_id: RecordedJob(job.id, job.status, job.event_id is not None)
+        for job in session.exec(query)
+        if job.id is not None
+    }
+    new_rows = {
+        delivery_id: {
+            "store_id": repository.store_id,
+            "repository_id": repository.id,
+            "delivery_id": delivery_id,
+            "before_sha": push.before,
+            "after_sha": push.after,
+            "ref": push.ref,
+            "trigger": IngestionTrigger.PUSH,
+        }
+        for repository, push, delivery_id in deliveries
+        if delivery_id not in jobs
+    }
+    if new_rows:  # one multi-row INSERT ... RETURNING
+        insert_rows = insert(IngestionCommit).returning(
+            col(IngestionCommit.delivery_id), col(IngestionCommit.id), col(IngestionCommit.status)
+        )
+        for row in session.execute(insert_rows, list(new_rows.values())):
+            jobs[row.delivery_id] = RecordedJob(row.id, row.status, sent=False)
+    recorded = []
+    for _, _, delivery_id in deliveries:
+        recorded.append(jobs[delivery_id])
+        # A second copy of the delivery in this batch must not send the event again.
+        jobs[delivery_id] = jobs[delivery_id]._replace(sent=True)
+    return recorded
+
+
+def _record_events(session: Session, sent: list[tuple[int, str]]) -> list[None]:
+    session.execute(
+        update(IngestionCommit), [{"id": job_id, "event_id": event_id} for job_id, event_id in sent]
+    )
+    return [None] * len(sent)
+
+
+class PushIntake:
+    """The push path's database work and event sends, each batched across deliveries."""
+
+    def __init__(self, db: Engine, client: inngest.Inngest) -> None:
+        self.find_repository = batched_in_session(db, _find_repositories)
+        self.record_job = batched_in_session(db, _record_jobs)
+        self.record_event = batched_in_session(db, _record_events)
+        self.send: Batcher[inngest.Event, str] = Batcher(client.send)
 
 
 async def _accept_push(
-    services: Services, repository: ConnectedRepository, push: PushPayload, delivery: str
+    intake: PushIntake, repository: ConnectedRepository, push: PushPayload, delivery: str
 ) -> JSONResponse:
     branch_ref = f"refs/heads/{repository.default_branch}"
     if push.deleted:
         return _answer(202, ignored=f"{push.ref} was deleted")
     if push.ref != branch_ref:
         return _answer(202, ignored=f"push to {push.ref}, not the ingested branch {branch_ref}")
-    job, sent = await in_session(services.db, _record_job, repository, push, delivery)
-    if job is None or job.id is None:
+    try:
+        job = await intake.record_job((repository, push, delivery))
+    except IntegrityError:  # the same delivery, arriving at the same moment, won the insert
         return _answer(409, error=f"delivery {delivery} is being recorded; retry")
-    if sent:
+    if job.sent:
         return _answer(200, job_id=job.id, status=job.status, duplicate=True)
     truncated = push.size is not None and push.size > len(push.commits)
     data = {
@@ -192,9 +230,9 @@ async def _accept_push(
         "commits": [c.model_dump(include={"added", "modified", "removed"}) for c in push.commits],
     }
     try:
-        ids = await services.inngest.send(inngest.Event(name=GITHUB_PUSH, id=delivery, data=data))
+        event_id = await intake.send(inngest.Event(name=GITHUB_PUSH, id=delivery, data=data))
     except Exception as exc:  # the SDK raises several types; every one means "not sent"
         log.warning("job %s: could not send %s: %s", job.id, GITHUB_PUSH, exc)
         return _answer(503, error="could not start the job; GitHub will redeliver", job_id=job.id)
-    await in_session(services.db, _record_event, job.id, ids[0] if ids else None)
+    await intake.record_event((job.id, event_id))
     return _answer(202, job_id=job.id, status=job.status)

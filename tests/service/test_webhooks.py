@@ -1,5 +1,6 @@
 """POST /webhooks/github: the real app and database, and a real engine receiving the events."""
 
+import asyncio
 import hashlib
 import json
 import socket
@@ -258,6 +259,38 @@ async def test_a_redelivery_answers_with_the_job_it_started(
     assert again.json()["job_id"] == first.json()["job_id"]
     assert len(webhook.jobs()) == 1
     assert len(await pushes_received(engine, webhook.deliveries)) == 1
+
+
+async def test_a_burst_of_deliveries_gets_one_job_and_one_event_each(
+    webhook: Webhook, engine: EngineThread
+) -> None:
+    deliveries = [new_delivery() for _ in range(20)]
+
+    answers = await asyncio.gather(
+        *(webhook.deliver(push_event(), delivery=delivery) for delivery in deliveries)
+    )
+
+    assert [answer.status_code for answer in answers] == [202] * len(deliveries)
+    jobs = {job.delivery_id: job for job in webhook.jobs()}
+    assert [answer.json()["job_id"] for answer in answers] == [jobs[d].id for d in deliveries]
+    received = {event["id"]: event for event in await pushes_received(engine, set(deliveries))}
+    assert sorted(received) == sorted(deliveries)
+    assert all(job.event_id == received[d]["internal_id"] for d, job in jobs.items())
+
+
+async def test_copies_of_a_delivery_in_one_burst_start_one_job(
+    webhook: Webhook, engine: EngineThread
+) -> None:
+    delivery = new_delivery()
+
+    answers = await asyncio.gather(
+        *(webhook.deliver(push_event(), delivery=delivery) for _ in range(3))
+    )
+
+    assert {answer.status_code for answer in answers} <= {200, 202}
+    [job] = webhook.jobs()
+    assert {answer.json()["job_id"] for answer in answers} == {job.id}
+    assert len(await pushes_received(engine, {delivery})) == 1
 
 
 async def test_a_delivery_whose_event_was_not_sent_is_sent_on_redelivery(
