@@ -8,6 +8,7 @@ not UTF-8 survive the round trip through `os.fsdecode`/`os.fsencode`.
 import asyncio
 import os
 import re
+import subprocess
 from pathlib import Path
 
 from service.sources import (
@@ -135,34 +136,24 @@ class LocalGitSource:
             raise SourceError(f"git {args[0]} failed in {self._path}: {exc.stderr}") from exc
 
     async def _git(self, *args: str) -> bytes:
+        # In a worker thread, not with asyncio's subprocess support: that forks on the event
+        # loop and starts a watcher thread per child, which stalls every request in a busy app.
+        command = ["git", "-C", str(self._path), "-c", "core.quotepath=off", "--literal-pathspecs"]
         try:
-            process = await asyncio.create_subprocess_exec(
-                "git",
-                "-C",
-                str(self._path),
-                "-c",
-                "core.quotepath=off",
-                "--literal-pathspecs",
-                *args,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [*command, *args],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
                 env=self._env,
+                check=False,
             )
         except OSError as exc:
             raise SourceError(f"cannot run git: {exc}") from exc
-        try:
-            stdout, stderr = await process.communicate()
-        except BaseException:
-            # Cancelled or interrupted: leave no git process behind.
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            raise
-        if process.returncode != 0:
-            message = stderr.decode("utf-8", "replace").strip()
-            raise _GitFailed(message or f"exit status {process.returncode}")
-        return stdout
+        if done.returncode != 0:
+            message = done.stderr.decode("utf-8", "replace").strip()
+            raise _GitFailed(message or f"exit status {done.returncode}")
+        return done.stdout
 
 
 def _parse_ls_tree(listing: bytes) -> list[tuple[str, str, str, str, str]]:
