@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 from pathlib import Path
@@ -122,6 +123,7 @@ def engine_command(config_path: Path | None, db: Path, **flags: Any) -> None:
     except dev_config.ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     engine = build_engine(cfg, db)
+    gc.freeze()  # the long-lived objects built so far: left out of later collections
     log.info("engine state in %s; apps: %s", db, ", ".join(cfg.sdk_urls) or "none yet")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_engine(engine, cfg.host, cfg.port))

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import signal
 import sys
@@ -39,7 +40,11 @@ def serve(port: int | None, engine_port: int | None) -> None:
 
 async def _serve(settings: Settings) -> None:
     migrate(settings.sqlalchemy_url)
-    server, serving = await start_server(create_app(settings), settings.host, settings.port)
+    app = create_app(settings)
+    # What the imports and the app built lives as long as the process; frozen, it is left out of
+    # every later collection, whose full passes would otherwise stall requests ~100 ms each.
+    gc.freeze()
+    server, serving = await start_server(app, settings.host, settings.port)
     log = logging.getLogger("service")
     log.info("service listening on %s (functions at %s)", settings.app_url, INNGEST_PATH)
     if not settings.embedded_engine:
