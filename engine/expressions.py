@@ -5,6 +5,7 @@ cancel rule is matched against. An expression that fails to evaluate (a missing 
 mismatch) does not match, as in Inngest.
 """
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -14,6 +15,9 @@ from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError
 
 _env = celpy.Environment()
+# `event.data.user`: most keys are a plain field path, read straight from the JSON. That gives
+# what CEL gives without first converting the whole event to CEL values, most of the cost.
+_FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
 class ExpressionError(ValueError):
@@ -35,6 +39,21 @@ def check(source: str) -> None:
 
 def evaluate(source: str, variables: dict[str, Any]) -> Any:
     """The plain Python value of `source`, or None when evaluation fails."""
+    if _FIELD_PATH.fullmatch(source):
+        return _select(source.split("."), variables)
+    return evaluate_cel(source, variables)
+
+
+def _select(path: list[str], value: Any) -> Any:
+    for name in path:
+        if not isinstance(value, dict) or name not in value:
+            return None  # CEL: "no such key", an evaluation error
+        value = value[name]
+    return value
+
+
+def evaluate_cel(source: str, variables: dict[str, Any]) -> Any:
+    """`evaluate` through the CEL interpreter, whatever the expression."""
     activation = {name: json_to_cel(value) for name, value in variables.items()}
     try:
         result = _program(source).evaluate(activation)

@@ -81,6 +81,14 @@ _MIGRATIONS = [
         id TEXT PRIMARY KEY, body TEXT NOT NULL
     );
     """,
+    # A call blocked by a full concurrency key is parked on that key, out of the ready index,
+    # until a slot of the key frees: a long queue behind one key costs nothing per pass.
+    """
+    ALTER TABLE queue ADD COLUMN parked TEXT;
+    DROP INDEX queue_by_sort;
+    CREATE INDEX queue_ready ON queue (sort_at, id) WHERE parked IS NULL;
+    CREATE INDEX queue_parked ON queue (parked, sort_at, id) WHERE parked IS NOT NULL;
+    """,
 ]
 
 
@@ -460,32 +468,36 @@ class Store:
         ):
             self.enqueue(kind, due_at, payload=payload)
 
-    def due_items(
-        self,
-        now: int,
-        limit: int,
-        skip: Iterable[int],
-        full_keys: Iterable[str] = (),
-    ) -> list[tuple[QueueItem, str]]:
-        """Due queue items in priority order, each with its run's concurrency keys (JSON).
-
-        Items in `skip` (already leased) and calls of runs holding a key in `full_keys` (at their
-        concurrency limit) are left out in SQL, so a long queue of blocked runs costs no Python.
-        """
+    def due_items(self, now: int, limit: int, skip: Iterable[int]) -> list[tuple[QueueItem, str]]:
+        """Due, unparked queue items in priority order, each with its run's concurrency keys
+        (JSON). Items in `skip` (already leased) are left out."""
         rows = self._all(
             "SELECT queue.*, runs.concurrency AS keys FROM queue"
             " LEFT JOIN runs USING (run_id)"
-            " WHERE queue.due_at <= ? AND queue.id NOT IN (SELECT value FROM json_each(?))"
-            " AND NOT (queue.kind = ? AND EXISTS (SELECT 1 FROM json_each(runs.concurrency) AS k"
-            "   WHERE json_extract(k.value, '$[0]') IN (SELECT value FROM json_each(?))))"
+            " WHERE queue.parked IS NULL AND queue.due_at <= ?"
+            " AND queue.id NOT IN (SELECT value FROM json_each(?))"
             " ORDER BY queue.sort_at, queue.id LIMIT ?",
             now,
             _dumps(sorted(skip)),
-            QueueKind.CALL,
-            _dumps(sorted(full_keys)),
             limit,
         )
         return [(_item_from_row(row), row["keys"] or "[]") for row in rows]
+
+    def park(self, item_id: int, key: str) -> None:
+        """Hold a call back until `unpark(key)`: its run holds `key`, which is at its limit."""
+        self._run("UPDATE queue SET parked = ? WHERE id = ?", key, item_id)
+
+    def unpark(self, key: str, count: int) -> None:
+        """Make the first `count` calls parked on `key`, in priority order, due again."""
+        self._run(
+            "UPDATE queue SET parked = NULL WHERE id IN (SELECT id FROM queue WHERE parked = ?"
+            " ORDER BY sort_at, id LIMIT ?)",
+            key,
+            count,
+        )
+
+    def unpark_all(self) -> None:
+        self._run("UPDATE queue SET parked = NULL WHERE parked IS NOT NULL")
 
     def next_due_after(self, now: int) -> int | None:
         row = self._one("SELECT MIN(due_at) AS due FROM queue WHERE due_at > ?", now)

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from engine.expressions import ExpressionError, check, evaluate, key_of, matches
+from engine.expressions import ExpressionError, check, evaluate, evaluate_cel, key_of, matches
 
 EVENT = {"name": "app/order", "data": {"amount": 120, "plan": "pro", "user": {"id": "u1"}}}
 REPLY = {"name": "app/reply", "data": {"user_id": "u1"}}
@@ -55,6 +55,35 @@ def test_evaluate_gives_plain_values_or_none() -> None:
     assert evaluate("event.data.user", variables) == {"id": "u1"}
     assert evaluate("[event.data.plan, 'x']", variables) == ["pro", "x"]
     assert evaluate("event.data.nope.deeper", variables) is None
+
+
+TYPED = {
+    "name": "app/typed",
+    "data": {"n": 3, "x": 1.5, "yes": True, "none": None, "tags": ["a"], "deep": {"k": "v"}},
+}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "event.name",
+        "event.data.n",
+        "event.data.x",
+        "event.data.yes",
+        "event.data.none",
+        "event.data.tags",
+        "event.data.deep",
+        "event.data.deep.k",
+        "event.data.missing",
+        "event.data.n.below_a_number",
+        "event.data.tags.below_a_list",
+        "nothing.data",
+    ],
+)
+def test_a_field_path_is_read_as_cel_reads_it(path: str) -> None:
+    variables = {"event": TYPED}
+    assert evaluate(path, variables) == evaluate_cel(path, variables)
+    assert type(evaluate(path, variables)) is type(evaluate_cel(path, variables))
 
 
 def test_an_expression_that_does_not_compile_is_named_in_the_error() -> None:

@@ -2,6 +2,7 @@
 
 from engine.consts import QueueKind
 from engine.outcomes import Completed
+from engine.scheduler import Scheduler
 from engine.store import QueueItem
 from tests.engine.unit.factories import MakeParts, Parts, function_config
 
@@ -92,3 +93,38 @@ def test_a_long_queue_of_blocked_calls_does_not_hide_a_runnable_one(make_parts: 
     taken = parts.scheduler.take(now, 2)
 
     assert sorted(users_of(parts, taken)) == ["ann", "bob"]
+
+
+def test_calls_held_back_by_a_full_key_run_in_the_order_they_came(make_parts: MakeParts) -> None:
+    fn = function_config("k", "app/k", concurrency=[{"limit": 1, "key": "event.data.user"}])
+    parts = make_parts(fn)
+    for number in range(5):
+        parts.send("app/k", {"user": "ann", "number": number})
+    now = parts.clock.now()
+
+    order = []
+    for _ in range(5):
+        [item] = parts.scheduler.take(now, 10)
+        run = parts.store.get_run(item.run_id or "")
+        assert run is not None
+        order.append(run.event["data"]["number"])
+        parts.machine.apply_call(item, Completed("done"))
+        parts.scheduler.release(item)
+
+    assert order == [0, 1, 2, 3, 4]
+    assert parts.scheduler.take(now, 10) == []
+
+
+def test_after_a_restart_calls_held_back_by_a_key_are_due_again(make_parts: MakeParts) -> None:
+    fn = function_config("k", "app/k", concurrency=[{"limit": 1, "key": "event.data.user"}])
+    parts = make_parts(fn)
+    for _ in range(3):
+        parts.send("app/k", {"user": "ann"})
+    now = parts.clock.now()
+    [first] = parts.scheduler.take(now, 10)  # the other two wait for the key
+    parts.machine.apply_call(first, Completed("done"))  # then the process dies: no release
+
+    restarted = Scheduler(parts.store)
+
+    assert len(restarted.take(now, 10)) == 1
+    assert restarted.take(now, 10) == []
