@@ -32,8 +32,15 @@ from service import jobs
 from service.config import CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
 from service.deps import Services
 from service.indexing import FileTask
-from service.models import FileAction, utc_now
-from service.planner import PlannedFile, Push, changed_paths, full_diff_reason, plan
+from service.models import FileAction, IngestionCommit, utc_now
+from service.planner import (
+    PlannedFile,
+    Push,
+    changed_paths,
+    chunking_changed,
+    full_diff_reason,
+    plan,
+)
 
 FAN_OUT_BATCH = 100
 FIRST_WAIT = datetime.timedelta(seconds=1)
@@ -153,7 +160,11 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
             )
 
         async def finalize() -> dict[str, Any]:
-            job = await in_session(services, jobs.finalize, job_id, bool(loaded["found"]))
+            def work(session: Session) -> IngestionCommit:
+                found = bool(loaded["found"])
+                return jobs.finalize(session, job_id, config_found=found, chunking=config.chunking)
+
+            job = await in_session(services, work)
             return {
                 "status": job.status.value,
                 "files_total": job.files_total,
@@ -191,8 +202,7 @@ async def _plan(
         truncated=event.truncated,
     )
     reason = full_diff_reason(push, repository.last_ingested_sha)
-    # New chunking settings make every stored chunk stale, unchanged content or not.
-    force = event.full or CONFIG_FILE in changed_paths(push)
+    force = event.full or chunking_changed(push, repository.chunking, config)
     source = services.source_for(repository)
     tree = await translating(source.tree(after))
     indexed = await in_session(services, jobs.indexed_shas, store_id, event.repository_id)

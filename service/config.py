@@ -196,6 +196,11 @@ class RepoConfig(BaseModel):
             )
         return value
 
+    @property
+    def chunking(self) -> str:
+        """The settings that shape chunks: chunks made under other ones are stale."""
+        return f"chunk_size={self.chunk_size} chunk_overlap={self.chunk_overlap}"
+
     def includes(self, path: str) -> bool:
         """True when an include glob matches `path` and no exclude glob does."""
         return any(glob_matches(p, path) for p in self.include) and not any(

@@ -206,8 +206,11 @@ def update_counts(session: Session, ingestion_id: int) -> JobCounts:
     return counts
 
 
-def finalize(session: Session, ingestion_id: int, config_found: bool) -> IngestionCommit:
-    """End the job from its file rows and move the repository's ingested sha forward.
+def finalize(
+    session: Session, ingestion_id: int, *, config_found: bool, chunking: str
+) -> IngestionCommit:
+    """End the job from its file rows and move the repository's ingested sha (and the chunking
+    settings its index was made with) forward.
 
     Files still pending (their runs never reported back in time) are recorded as failed.
     """
@@ -234,6 +237,7 @@ def finalize(session: Session, ingestion_id: int, config_found: bool) -> Ingesti
         job.error_message = failure_summary(session, ingestion_id)
     repository = get_repository(session, job.repository_id)
     repository.last_ingested_sha = job.after_sha
+    repository.chunking = chunking
     repository.config_status = (
         ConfigStatus.CONFIGURED if config_found else ConfigStatus.UNCONFIGURED
     )

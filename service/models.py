@@ -156,6 +156,8 @@ class ConnectedRepository(SQLModel, table=True):
     )
     config_error: str | None = Field(default=None, sa_type=sa.Text())
     last_ingested_sha: str | None = None
+    # `RepoConfig.chunking` of the last finished ingestion; None before the first.
+    chunking: str | None = None
     store_id: int = Field(foreign_key="store.id", index=True)
     created_at: datetime = _created_at()
 

@@ -70,6 +70,15 @@ def full_diff_reason(push: Push, last_ingested_sha: str | None) -> str | None:
     return None
 
 
+def chunking_changed(push: Push, indexed_with: str | None, config: RepoConfig) -> bool:
+    """Whether the config's chunking settings differ from the ones the index was made with, which
+    makes every stored chunk stale, unchanged content or not. Before the first finished ingestion
+    records them (`indexed_with` None), a change of the config file in the payload counts."""
+    if indexed_with is None:
+        return CONFIG_FILE in changed_paths(push)
+    return indexed_with != config.chunking
+
+
 def plan(
     tree: Iterable[TreeEntry],
     indexed: Mapping[str, str],

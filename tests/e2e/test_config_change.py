@@ -59,6 +59,33 @@ def test_new_config_resyncs_the_whole_tree(tmp_path: Path) -> None:
         assert system.repository().config_status is ConfigStatus.CONFIGURED
 
 
+def test_new_chunking_settings_apply_when_the_push_that_brought_them_was_missed(
+    tmp_path: Path,
+) -> None:
+    with running_system(tmp_path) as system:
+        system.repo.write(DOCS)
+        system.repo.commit("docs")
+        assert system.finished(system.push()).status is IngestionStatus.PROCESSED
+        long_before = system.indexed()[LONG].chunk_count
+
+        system.repo.write({"lightfast.yml": SMALL_CHUNKS_WITHOUT_DRAFTS})
+        missed = system.repo.commit("smaller chunks")  # its delivery never arrives
+        system.repo.write({"docs/c.md": page("C")})
+        system.repo.commit("one more page")
+        job = system.finished(system.push(before=missed))
+
+        assert job.status is IngestionStatus.PROCESSED, job.error_message
+        assert system.ingestion_run(job)["output"]["plan"].startswith("a push was missed")
+        files = system.files(job.id or 0)
+        # The payload names only docs/c.md, yet every page is chunked again with the new sizes.
+        assert {path: f.action for path, f in files.items()} == {
+            path: FileAction.PROCESS for path in [*DOCS, "docs/c.md"]
+        }
+        assert all(f.status is FileStatus.PROCESSED for f in files.values())
+        assert system.indexed()[LONG].chunk_count > long_before
+        system.assert_index_consistent()
+
+
 def test_invalid_config_fails_the_job_until_it_is_fixed(tmp_path: Path) -> None:
     with running_system(tmp_path) as system:
         system.repo.write(DOCS)

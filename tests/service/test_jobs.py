@@ -31,6 +31,7 @@ from service.repositories import connect
 
 BEFORE = hashlib.sha1(b"before", usedforsecurity=False).hexdigest()
 AFTER = hashlib.sha1(b"after", usedforsecurity=False).hexdigest()
+CHUNKING = RepoConfig(chunk_size=200).chunking
 PLAN = [
     PlannedFile("docs/a.md", FileAction.PROCESS, "a" * 40, 120),
     PlannedFile("docs/b.md", FileAction.PROCESS, "b" * 40, 80),
@@ -179,7 +180,7 @@ def test_finalize_ends_the_job_and_moves_the_ingested_sha(
         finish(db, job_id, path, FileStatus.PROCESSED)
 
     with session_scope(db) as session:
-        jobs.finalize(session, job_id, config_found)
+        jobs.finalize(session, job_id, config_found=config_found, chunking=CHUNKING)
 
     job = job_of(db, job_id)
     assert job.status is IngestionStatus.PROCESSED
@@ -187,6 +188,7 @@ def test_finalize_ends_the_job_and_moves_the_ingested_sha(
     assert job.processed_at is not None and job.error_message is None
     repository = repository_of(db, job_id)
     assert repository.last_ingested_sha == AFTER
+    assert repository.chunking == CHUNKING
     assert repository.config_status is config_status
 
 
@@ -194,7 +196,7 @@ def test_a_job_whose_files_were_all_skipped_is_skipped(db: sa.Engine, job_id: in
     record_plan(db, job_id, [item for item in PLAN if item.skip_reason])
 
     with session_scope(db) as session:
-        jobs.finalize(session, job_id, config_found=True)
+        jobs.finalize(session, job_id, config_found=True, chunking=CHUNKING)
 
     job = job_of(db, job_id)
     assert job.status is IngestionStatus.SKIPPED
@@ -210,7 +212,7 @@ def test_failed_files_are_listed_in_the_job_error(db: sa.Engine, job_id: int) ->
     finish(db, job_id, "docs/7.md", FileStatus.PROCESSED)
 
     with session_scope(db) as session:
-        jobs.finalize(session, job_id, config_found=True)
+        jobs.finalize(session, job_id, config_found=True, chunking=CHUNKING)
 
     job = job_of(db, job_id)
     assert job.status is IngestionStatus.PROCESSED
@@ -264,7 +266,7 @@ def test_a_cancelled_job_stays_cancelled(db: sa.Engine, job_id: int) -> None:
         jobs.cancel(session, job_id)
 
     with session_scope(db) as session:
-        jobs.finalize(session, job_id, config_found=True)
+        jobs.finalize(session, job_id, config_found=True, chunking=CHUNKING)
     with session_scope(db) as session:
         jobs.fail(session, job_id, "the orchestrator was cancelled")
 
@@ -276,7 +278,7 @@ def test_a_cancelled_job_stays_cancelled(db: sa.Engine, job_id: int) -> None:
 def test_a_finished_job_cannot_be_cancelled(db: sa.Engine, job_id: int) -> None:
     record_plan(db, job_id, [item for item in PLAN if item.skip_reason])
     with session_scope(db) as session:
-        jobs.finalize(session, job_id, config_found=True)
+        jobs.finalize(session, job_id, config_found=True, chunking=CHUNKING)
 
     with session_scope(db) as session:
         jobs.cancel(session, job_id)

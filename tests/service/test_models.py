@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
-from service.db import create_db_engine, migrate, session_scope
+from service.db import alembic_config, create_db_engine, migrate, session_scope
 from service.models import (
     ApiToken,
     ConnectedRepository,
@@ -112,9 +114,29 @@ def test_migrating_twice_keeps_the_data_and_the_version(engine: sa.Engine, url: 
     migrate(url)
 
     with engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_heads() == ("0001",)
+        heads = MigrationContext.configure(connection).get_current_heads()
+    assert heads == (ScriptDirectory.from_config(alembic_config(engine)).get_current_head(),)
     with Session(engine) as session:
         assert [row.delivery_id for row in session.exec(select(IngestionCommit))] == ["delivery-1"]
+
+
+def test_a_database_of_the_first_schema_is_upgraded_in_place(url: str) -> None:
+    engine = create_db_engine(url)
+    command.upgrade(alembic_config(engine), "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO organization (slug, name, created_at)"
+                " VALUES ('acme', 'Acme', '2026-01-01 00:00:00')"
+            )
+        )
+
+    migrate(url)
+
+    with Session(engine) as session:
+        assert [org.slug for org in session.exec(select(Organization))] == ["acme"]
+    assert "chunking" in {c["name"] for c in sa.inspect(engine).get_columns("connected_repository")}
+    engine.dispose()
 
 
 def test_the_migrations_build_exactly_what_the_models_describe(engine: sa.Engine) -> None:

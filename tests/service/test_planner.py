@@ -14,6 +14,7 @@ from service.planner import (
     PlannedFile,
     Push,
     changed_paths,
+    chunking_changed,
     full_diff_reason,
     plan,
 )
@@ -104,6 +105,36 @@ def test_a_repository_never_ingested_gets_a_full_diff() -> None:
     reason = full_diff_reason(push(), last_ingested_sha=None)
 
     assert reason is not None and "never ingested" in reason
+
+
+DEFAULTS = RepoConfig()
+SMALLER = RepoConfig(chunk_size=100, chunk_overlap=10)
+
+
+@pytest.mark.parametrize(
+    ("pushed", "indexed_with", "config", "changed"),
+    [
+        pytest.param(push(), DEFAULTS.chunking, DEFAULTS, False, id="same-settings"),
+        pytest.param(push(), DEFAULTS.chunking, SMALLER, True, id="new-settings"),
+        # A force push whose payload lists no config change still brings the new settings.
+        pytest.param(push(forced=True, commits=[]), DEFAULTS.chunking, SMALLER, True, id="forced"),
+        # Only the globs changed: the stored chunks are still good.
+        pytest.param(
+            push(commits=[commit(modified=(CONFIG_FILE,))]),
+            DEFAULTS.chunking,
+            RepoConfig(exclude=("drafts/**",)),
+            False,
+            id="globs-only",
+        ),
+        # Nothing recorded yet: the payload is all there is to go by.
+        pytest.param(push(commits=[commit(added=(CONFIG_FILE,))]), None, SMALLER, True, id="new"),
+        pytest.param(push(), None, SMALLER, False, id="unrecorded"),
+    ],
+)
+def test_new_chunking_settings_make_every_chunk_stale(
+    pushed: Push, indexed_with: str | None, config: RepoConfig, changed: bool
+) -> None:
+    assert chunking_changed(pushed, indexed_with, config) is changed
 
 
 def test_changed_paths_joins_every_commit() -> None:
