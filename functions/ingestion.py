@@ -45,6 +45,7 @@ from service.planner import (
 FAN_OUT_BATCH = 100
 FIRST_WAIT = datetime.timedelta(seconds=1)
 LONGEST_WAIT = datetime.timedelta(minutes=5)
+NARROW_READS_UP_TO = 1000  # paths; a longer list costs more as a filter than a full read
 GIVE_UP_AFTER = datetime.timedelta(days=1)  # then the job is finalized with files still pending
 CANCEL_MATCH = "async.data.ingestion_id == event.data.ingestion_id"
 
@@ -203,10 +204,12 @@ async def _plan(
     )
     reason = full_diff_reason(push, repository.last_ingested_sha)
     force = event.full or chunking_changed(push, repository.chunking, config)
-    source = services.source_for(repository)
-    tree = await translating(source.tree(after))
-    indexed = await in_session(services, jobs.indexed_shas, store_id, event.repository_id)
     candidates = None if reason is not None else changed_paths(push)
+    # A trusted payload names the paths to look at: the rest of the tree and index is not read.
+    narrow = candidates if candidates is None or len(candidates) <= NARROW_READS_UP_TO else None
+    source = services.source_for(repository)
+    tree = await translating(source.tree(after, narrow))
+    indexed = await in_session(services, jobs.indexed_shas, store_id, event.repository_id, narrow)
     files = plan(tree, indexed, config, candidates=candidates, force=force)
     return {
         "reason": reason or "changed files from the push payload",

@@ -6,7 +6,7 @@ retried step never counts a file twice.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -107,13 +107,16 @@ def store_for(
     return store
 
 
-def indexed_shas(session: Session, store_id: int, repository_id: int) -> dict[str, str]:
-    rows = session.exec(
-        select(IndexedFile.path, IndexedFile.content_sha).where(
-            IndexedFile.store_id == store_id, IndexedFile.repository_id == repository_id
-        )
+def indexed_shas(
+    session: Session, store_id: int, repository_id: int, paths: Collection[str] | None = None
+) -> dict[str, str]:
+    """Path -> blob sha of the repository's files in the store; only `paths` when given."""
+    query = select(IndexedFile.path, IndexedFile.content_sha).where(
+        IndexedFile.store_id == store_id, IndexedFile.repository_id == repository_id
     )
-    return dict(rows.all())
+    if paths is not None:
+        query = query.where(col(IndexedFile.path).in_(paths))
+    return dict(session.exec(query).all())
 
 
 def indexed_sha(session: Session, store_id: int, repository_id: int, path: str) -> str | None:

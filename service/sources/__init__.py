@@ -14,6 +14,7 @@ command) is translated into it at the boundary:
     └── SourceUnavailable            the server or the network failed; retriable
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -83,8 +84,9 @@ class Source(Protocol):
         """
         ...
 
-    async def tree(self, sha: str) -> list[TreeEntry]:
-        """Every regular file at `sha`, recursively, sorted by path.
+    async def tree(self, sha: str, paths: Collection[str] | None = None) -> list[TreeEntry]:
+        """Every regular file at `sha`, recursively, sorted by path; with `paths`, only the ones
+        among them (a path with no regular file at `sha`, a directory's included, is left out).
 
         Symlinks and submodules are left out.
         """

@@ -19,7 +19,7 @@ import base64
 import binascii
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -269,11 +269,12 @@ class GitHubSource:
         changes = (_file_change(file) for file in files.values())
         return sorted((c for c in changes if c is not None), key=lambda change: change.path)
 
-    async def tree(self, sha: str) -> list[TreeEntry]:
+    async def tree(self, sha: str, paths: Collection[str] | None = None) -> list[TreeEntry]:
+        wanted = None if paths is None else frozenset(paths)
         entries = [
             TreeEntry(path=item.path, blob_sha=item.sha, size=item.size or 0)
             for item in await self._tree_items(sha)
-            if item.mode in _REGULAR_FILE_MODES
+            if item.mode in _REGULAR_FILE_MODES and (wanted is None or item.path in wanted)
         ]
         return sorted(entries, key=lambda entry: entry.path)
 

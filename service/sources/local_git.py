@@ -9,6 +9,7 @@ import asyncio
 import os
 import re
 import subprocess
+from collections.abc import Collection
 from pathlib import Path
 
 from service.sources import (
@@ -20,6 +21,7 @@ from service.sources import (
 )
 
 _REGULAR_FILE_MODES = frozenset({"100644", "100755"})
+_MAX_PATHSPECS = 500
 _BLOB = "blob"
 _DIFF_STATUSES = {
     "A": FileStatus.ADDED,
@@ -75,13 +77,20 @@ class LocalGitSource:
             ) from exc
         return sorted(_parse_raw_diff(raw), key=lambda change: change.path)
 
-    async def tree(self, sha: str) -> list[TreeEntry]:
+    async def tree(self, sha: str, paths: Collection[str] | None = None) -> list[TreeEntry]:
         tree_sha = await self._object(sha, "tree")
-        listing = await self._git_or_error("ls-tree", "-r", "-l", "-z", "--full-tree", tree_sha)
+        wanted = None if paths is None else frozenset(paths)
+        if wanted is not None and not wanted:
+            return []
+        # A long list of paths is cheaper filtered here than passed as pathspecs.
+        pathspecs = ["--", *wanted] if wanted is not None and len(wanted) <= _MAX_PATHSPECS else []
+        listing = await self._git_or_error(
+            "ls-tree", "-r", "-l", "-z", "--full-tree", tree_sha, *pathspecs
+        )
         entries = [
             TreeEntry(path=path, blob_sha=object_sha, size=_blob_size(size))
             for mode, kind, object_sha, size, path in _parse_ls_tree(listing)
-            if kind == _BLOB and mode in _REGULAR_FILE_MODES
+            if kind == _BLOB and mode in _REGULAR_FILE_MODES and (wanted is None or path in wanted)
         ]
         return sorted(entries, key=lambda entry: entry.path)
 

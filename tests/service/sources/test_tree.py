@@ -43,3 +43,24 @@ async def test_accepts_a_branch_name(source: Source) -> None:
 async def test_an_unknown_commit_is_not_found(source: Source) -> None:
     with pytest.raises(SourceNotFound):
         await source.tree("f" * 40)
+
+
+async def test_lists_only_the_paths_asked_for(source: Source, sample_repo: SampleRepo) -> None:
+    asked = {
+        "docs/guide.md",
+        "docs/with space.md",
+        "docs/\u00fcn\u00efc\u00f6d\u00e9.md",
+        "docs/never-existed.md",  # left out
+        "docs/nested",  # a directory: left out, and so is what is in it
+        SYMLINK,
+    }
+    wanted = {path: SECOND_FILES[path] for path in asked if path in SECOND_FILES}
+    assert len(wanted) == 3
+
+    assert await source.tree(sample_repo.second, asked) == entries(wanted)
+    assert await source.tree(sample_repo.second, set()) == []
+
+
+async def test_an_unknown_commit_is_not_found_whatever_the_paths(source: Source) -> None:
+    with pytest.raises(SourceNotFound):
+        await source.tree("f" * 40, set())
