@@ -341,13 +341,15 @@ class OpenAIEmbedder:
             self.dimension if native is not None and self.dimension != native else openai.omit
         )
         self._api_key = api_key
-        self._client = openai.AsyncOpenAI(
+        client = openai.AsyncOpenAI(
             api_key=api_key,
             # Explicit, so the SDK never falls back to an OPENAI_BASE_URL the settings did not see.
             base_url=base_url or OPENAI_API_BASE_URL,
             http_client=http,
             max_retries=0,  # the caller retries, with the wait the server asked for
         )
+        # Resolved now, not on the first request: the SDK imports ~500 modules on first access.
+        self._embeddings = client.embeddings
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` in OpenAI's cl100k_base encoding."""
@@ -374,7 +376,7 @@ class OpenAIEmbedder:
 
     async def _embed_request(self, texts: list[str]) -> list[list[float]]:
         try:
-            response = await self._client.embeddings.create(
+            response = await self._embeddings.create(
                 model=self.model, input=texts, dimensions=self._dimensions
             )
         except openai.APIStatusError as exc:
