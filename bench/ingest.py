@@ -26,9 +26,10 @@ is asked. Then, in one run:
    --deliveries, repeatable), each round on new connections, of two kinds: pushes to another
    branch (acked 202 without a job) and real pushes to the ingested branch (before = after = the
    indexed head: a job row and an engine event each; the jobs are then drained and must embed
-   nothing). Target p99 < 50 ms, measured by this client. A round in which deliveries get no
-   answer within 10 s ends its kind; a service that then stays unresponsive is killed and
-   restarted on the same data, so the run still finishes.
+   nothing). Target p99 < 50 ms, measured by this client: bare HTTP/1.1 on asyncio streams, so
+   that its own cost stays small beside the service's on the same cores. A round in which
+   deliveries get no answer within 10 s ends its kind; a service that then stays unresponsive is
+   killed and restarted on the same data, so the run still finishes.
 
 The initial push runs --rounds times (fresh data folder and `serve` each time); the table shows
 the median run. Run with `.venv/bin/python bench/ingest.py` (2,000 files: about six minutes;
