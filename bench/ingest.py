@@ -64,10 +64,11 @@ from fake_embeddings import text_hash
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from service.chunking import ChunkedDocument, chunk_markdown
+from service.chunking import ChunkedDocument
 from service.config import RepoConfig
 from service.db import create_db_engine, migrate, session_scope
 from service.embeddings import Embedder, OpenAIEmbedder
+from service.indexing import chunk_records, chunk_text
 from service.models import (
     ConnectedRepository,
     FileAction,
@@ -81,7 +82,7 @@ from service.pushes import push_payload
 from service.repositories import connect, local_external_id
 from service.settings import Settings
 from service.sources.local_git import LocalGitSource
-from service.vectors import ChunkRecord, EdgeVectorStore
+from service.vectors import EdgeVectorStore
 from service.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signature_of
 
 BRANCH = "main"
@@ -552,32 +553,9 @@ def full_ingest(service: Service, repo: Path, fake: FakeEmbeddings, label: str) 
 
 
 def chunked(text: str, embedder: Embedder) -> ChunkedDocument:
-    """The file's chunks with the default lightfast.yml, as `service.indexing.index_file` makes
-    them."""
+    """The file's chunks with the default lightfast.yml, as the pipeline makes them."""
     config = RepoConfig()
-    max_tokens = min(config.chunk_size, embedder.max_input_tokens)
-    return chunk_markdown(
-        text,
-        count_tokens=embedder.count_tokens,
-        max_tokens=max_tokens,
-        overlap_tokens=min(config.chunk_overlap, max_tokens - 1),
-    )
-
-
-def records(
-    document: ChunkedDocument, blob_sha: str, vectors: Sequence[list[float]]
-) -> list[ChunkRecord]:
-    return [
-        ChunkRecord(
-            chunk_index=chunk.index,
-            text=chunk.text,
-            heading_path=chunk.heading_path,
-            title=document.title,
-            content_sha=blob_sha,
-            vector=vector,
-        )
-        for chunk, vector in zip(document.chunks, vectors, strict=True)
-    ]
+    return chunk_text(text, embedder, config.chunk_size, config.chunk_overlap)
 
 
 def texts_of(document: ChunkedDocument) -> list[str]:
@@ -609,7 +587,7 @@ async def plain_ingest(
                 document = chunked((await source.read_blob(blob_sha)).decode(), embedder)
                 embedded = await embedder.embed(texts_of(document))
                 await vectors.upsert_file(
-                    COLLECTION, REPO_NAME, path, records(document, blob_sha, embedded)
+                    COLLECTION, REPO_NAME, path, chunk_records(document, blob_sha, embedded)
                 )
                 return len(document.chunks)
 
@@ -631,7 +609,7 @@ async def plain_ingest(
             offset = 0
             for (path, blob_sha), document in zip(files, documents, strict=True):
                 end = offset + len(document.chunks)
-                file_records = records(document, blob_sha, embedded[offset:end])
+                file_records = chunk_records(document, blob_sha, embedded[offset:end])
                 await vectors.upsert_file(COLLECTION, REPO_NAME, path, file_records)
                 offset = end
             chunks = len(flat)

@@ -5,11 +5,12 @@ with that reason; an error of a service it needs (the source, the embedder, Qdra
 so the durable step retries it.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from service.chunking import chunk_markdown
+from service.chunking import ChunkedDocument, chunk_markdown
 from service.embeddings import Embedder
 from service.sources import Source
 from service.vectors import ChunkRecord, VectorStore
@@ -65,24 +66,38 @@ async def index_file(
     if reason is not None:
         await vectors.delete_file(task.collection, task.repository, task.path)
         return Skipped(reason)
-    max_tokens = min(task.chunk_size, embedder.max_input_tokens)
-    document = chunk_markdown(
-        content.decode("utf-8"),
+    document = chunk_text(content.decode("utf-8"), embedder, task.chunk_size, task.chunk_overlap)
+    vectors_of = await embedder.embed([chunk.text for chunk in document.chunks])
+    records = chunk_records(document, task.blob_sha, vectors_of)
+    await vectors.upsert_file(task.collection, task.repository, task.path, records)
+    return Indexed(len(records))
+
+
+def chunk_text(
+    text: str, embedder: Embedder, chunk_size: int, chunk_overlap: int
+) -> ChunkedDocument:
+    """`text`'s chunks, sized by `embedder`'s tokens and never over what it takes per input."""
+    max_tokens = min(chunk_size, embedder.max_input_tokens)
+    return chunk_markdown(
+        text,
         count_tokens=embedder.count_tokens,
         max_tokens=max_tokens,
-        overlap_tokens=min(task.chunk_overlap, max_tokens - 1),
+        overlap_tokens=min(chunk_overlap, max_tokens - 1),
     )
-    vectors_of = await embedder.embed([chunk.text for chunk in document.chunks])
-    records = [
+
+
+def chunk_records(
+    document: ChunkedDocument, blob_sha: str, vectors: Sequence[list[float]]
+) -> list[ChunkRecord]:
+    """The points of a file's chunks, one vector each, in order."""
+    return [
         ChunkRecord(
             chunk_index=chunk.index,
             text=chunk.text,
             heading_path=chunk.heading_path,
             title=document.title,
-            content_sha=task.blob_sha,
+            content_sha=blob_sha,
             vector=vector,
         )
-        for chunk, vector in zip(document.chunks, vectors_of, strict=True)
+        for chunk, vector in zip(document.chunks, vectors, strict=True)
     ]
-    await vectors.upsert_file(task.collection, task.repository, task.path, records)
-    return Indexed(len(records))
