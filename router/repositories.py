@@ -95,7 +95,7 @@ async def sync(context: Context, input: SyncInput) -> SyncStarted:
         message = f"could not start the sync: Inngest did not take the event ({exc})"
         await context.in_session(jobs.fail, job.id, message)
         raise ProcedureError(ErrorCode.SERVICE_UNAVAILABLE, message) from exc
-    await context.in_session(_record_event, job.id, ids[0] if ids else None)
+    await context.in_session(jobs.record_event_ids, [(job.id, ids[0] if ids else None)])
     return SyncStarted(
         job_id=job.id,
         repository_id=repository.id,
@@ -175,9 +175,3 @@ def _record_job(session: Session, repository: ConnectedRepository, after: str) -
     session.add(job)
     session.flush()
     return job
-
-
-def _record_event(session: Session, job_id: int, event_id: str | None) -> None:
-    job = jobs.get_job(session, job_id)
-    job.event_id = event_id
-    session.add(job)

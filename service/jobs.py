@@ -71,6 +71,14 @@ def start(session: Session, ingestion_id: int, run_id: str) -> IngestionCommit:
     return job
 
 
+def record_event_ids(session: Session, sent: Sequence[tuple[int, str | None]]) -> None:
+    """Keep the Inngest event id that started each job: (job id, event id) pairs."""
+    session.execute(
+        sa.update(IngestionCommit),
+        [{"id": job_id, "event_id": event_id} for job_id, event_id in sent],
+    )
+
+
 def record_config_error(session: Session, repository_id: int, message: str) -> None:
     repository = get_repository(session, repository_id)
     repository.config_status = ConfigStatus.ERROR

@@ -16,11 +16,12 @@ import inngest
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from functions.events import GITHUB_PUSH
+from service import jobs
 from service.batching import Batcher
 from service.db import batched_in_session
 from service.models import (
@@ -188,9 +189,7 @@ def _record_jobs(session: Session, deliveries: list[Delivery]) -> list[RecordedJ
 
 
 def _record_events(session: Session, sent: list[tuple[int, str]]) -> list[None]:
-    session.execute(
-        update(IngestionCommit), [{"id": job_id, "event_id": event_id} for job_id, event_id in sent]
-    )
+    jobs.record_event_ids(session, sent)
     return [None] * len(sent)
 
 

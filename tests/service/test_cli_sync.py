@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from functions.events import SYNC_REQUESTED
 from service.models import IngestionCommit, IngestionStatus, IngestionTrigger
 from tests.e2e.system import running_system
 from tests.service.cli_runner import run, system_env
@@ -31,6 +32,8 @@ def test_sync_reindexes_every_file_of_the_repository(tmp_path: Path) -> None:
         assert job.status is IngestionStatus.PROCESSED
         assert (job.before_sha, job.after_sha) == (None, head)
         assert job.delivery_id.startswith("manual-")
+        [event] = [e for e in system.events(SYNC_REQUESTED) if e["id"] == job.delivery_id]
+        assert job.event_id == event["internal_id"]
         assert (job.files_processed, job.files_skipped) == (len(PAGES), 0)
         assert synced.output.splitlines()[-1].startswith(
             f"job {job.id} indexed docs at {head[:7]}: 3 processed, 0 skipped, 0 failed"
