@@ -13,7 +13,7 @@ from collections import Counter
 from engine.consts import QueueKind
 from engine.store import QueueItem, Store
 
-# Extra rows per query, for keys that fill up while a pass takes items.
+# Extra rows per query, for calls a pass parks instead of taking.
 SCAN_MARGIN = 16
 
 
