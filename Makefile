@@ -20,7 +20,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy engine service functions router
+	$(BIN)/mypy engine service functions router web cli
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py

@@ -170,7 +170,7 @@ def processes(args: argparse.Namespace, workdir: Path) -> Iterator["Setup"]:
         engine_cmd = [
             sys.executable,
             "-c",
-            "import cProfile, sys; from service.cli import main; sys.argv = sys.argv[1:];"
+            "import cProfile, sys; from cli.main import main; sys.argv = sys.argv[1:];"
             f" cProfile.run('main()', {str(args.profile)!r})",
             *engine_cmd,
         ]

@@ -64,6 +64,7 @@ from fake_embeddings import text_hash
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from cli.pushes import push_payload
 from service.chunking import ChunkedDocument
 from service.config import RepoConfig
 from service.db import create_db_engine, migrate, session_scope
@@ -78,12 +79,11 @@ from service.models import (
     Provider,
 )
 from service.planner import plan
-from service.pushes import push_payload
 from service.repositories import connect, local_external_id
 from service.settings import Settings
 from service.sources.local_git import LocalGitSource
 from service.vectors import EdgeVectorStore
-from service.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signature_of
+from web.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signature_of
 
 BRANCH = "main"
 OTHER_BRANCH = "bench-other"
@@ -317,7 +317,7 @@ class Service:
             command = [
                 sys.executable,
                 "-c",
-                "import cProfile, sys; from service.cli import main; sys.argv = sys.argv[1:];"
+                "import cProfile, sys; from cli.main import main; sys.argv = sys.argv[1:];"
                 f" cProfile.run('main()', {str(self.profile)!r})",
                 *command,
             ]

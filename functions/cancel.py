@@ -5,10 +5,10 @@ from typing import Any
 
 import inngest
 
-from functions.events import INGESTION_CANCELLED
 from functions.steps import in_session
 from service import jobs
 from service.deps import Services
+from service.events import INGESTION_CANCELLED
 
 
 def create_cancel(client: inngest.Inngest, services: Services) -> inngest.Function[Any]:

@@ -5,11 +5,11 @@ from typing import Any
 import inngest
 from sqlmodel import Session
 
-from functions.events import FILE_DELETE, INGESTION_CANCELLED
 from functions.ingestion import CANCEL_MATCH
 from functions.steps import in_session, notify_if_done, translating
 from service import jobs
 from service.deps import Services
+from service.events import FILE_DELETE, INGESTION_CANCELLED
 from service.indexing import FileTask
 from service.models import FileStatus
 

@@ -11,11 +11,11 @@ from typing import Any
 import inngest
 from sqlmodel import Session
 
-from functions.events import FILE_PROCESS, INGESTION_CANCELLED
 from functions.ingestion import CANCEL_MATCH
 from functions.steps import FailedRun, in_session, notify_if_done, translating
 from service import jobs
 from service.deps import Services
+from service.events import FILE_PROCESS, INGESTION_CANCELLED
 from service.indexing import FileTask, Indexed, Skipped, index_file
 from service.models import ConnectedRepository, FileStatus, utc_now
 

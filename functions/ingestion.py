@@ -19,7 +19,11 @@ import inngest
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from functions.events import (
+from functions.steps import FailedRun, in_session, translating
+from service import jobs
+from service.config import CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
+from service.deps import Services
+from service.events import (
     FILE_DELETE,
     FILE_PROCESS,
     FILES_DONE,
@@ -27,10 +31,6 @@ from functions.events import (
     INGESTION_CANCELLED,
     SYNC_REQUESTED,
 )
-from functions.steps import FailedRun, in_session, translating
-from service import jobs
-from service.config import CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
-from service.deps import Services
 from service.indexing import FileTask
 from service.models import FileAction, IngestionCommit, utc_now
 from service.planner import (

@@ -4,7 +4,7 @@ import datetime
 
 import inngest
 
-from functions.events import PING as PING_EVENT
+from service.events import PING as PING_EVENT
 
 
 def create_ping(client: inngest.Inngest) -> inngest.Function[dict[str, object]]:

@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 import inngest
 from pydantic import BaseModel
 
-from functions.events import FILES_DONE
 from service import db
 from service.deps import Services
 from service.embeddings import EmbeddingError
+from service.events import FILES_DONE
 from service.sources import SourceError
 from service.vectors import VectorStoreError
 

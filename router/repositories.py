@@ -13,11 +13,11 @@ from datetime import datetime
 import inngest
 from sqlmodel import Session, select
 
-from functions.events import SYNC_REQUESTED
 from router.errors import ErrorCode, ProcedureError
 from router.procedure import Context, NoInput, ProcedureInput, ProcedureOutput
 from service import jobs
 from service.deps import ConfigurationError
+from service.events import SYNC_REQUESTED
 from service.models import (
     ConfigStatus,
     ConnectedRepository,

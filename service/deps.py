@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from service.db import create_db_engine
 from service.embeddings import Embedder, create_embedder
+from service.inngest_client import create_client
 from service.models import ConnectedRepository, Provider
 from service.settings import Settings
 from service.sources import Source
@@ -38,8 +39,6 @@ class Services:
 
     @classmethod
     def create(cls, settings: Settings) -> "Services":
-        from functions.client import create_client  # functions/ imports this module
-
         http = httpx.AsyncClient(timeout=HTTP_TIMEOUT_S)
         return cls(
             settings=settings,

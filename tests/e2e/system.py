@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 from sqlmodel import Session, select
 
-from functions.events import GITHUB_PUSH
-from service.app import create_app
+from cli.pushes import head_of, push_payload
 from service.db import migrate, session_scope
 from service.deps import Services
+from service.events import GITHUB_PUSH
 from service.models import (
     ConnectedRepository,
     IndexedFile,
@@ -30,11 +30,11 @@ from service.models import (
     Provider,
     Store,
 )
-from service.pushes import head_of, push_payload
 from service.repositories import connect, local_external_id
 from service.settings import Settings
-from service.webhooks import signature_of
 from tests.engine.harness import AppThread, EngineThread, eventually
+from web.app import create_app
+from web.webhooks import signature_of
 
 TERMINAL = {
     IngestionStatus.PROCESSED,

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from functions.events import FILE_PROCESS, INGESTION_CANCELLED
+from service.events import FILE_PROCESS, INGESTION_CANCELLED
 from service.models import FileStatus, IngestionStatus
 from tests.e2e.system import page, prose, running_system
 from tests.engine.harness import eventually

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from service.db import migrate, session_scope
 from service.deps import Services
 from service.models import ConnectedRepository, Provider
@@ -22,6 +21,7 @@ from service.repositories import connect, ensure_org, local_external_id
 from service.settings import Settings
 from service.tokens import issue_token
 from tests.e2e.system import GitRepo
+from web.app import create_app
 
 
 def unused_port() -> int:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from functions.events import SYNC_REQUESTED
+from service.events import SYNC_REQUESTED
 from service.models import IngestionCommit, IngestionStatus, IngestionTrigger
+from tests.cli.cli_runner import run, system_env
 from tests.e2e.system import running_system
-from tests.service.cli_runner import run, system_env
 
 PAGES = {f"docs/page-{n}.md": f"# Page {n}\n\nThis page explains topic {n}.\n" for n in range(3)}
 

@@ -16,17 +16,17 @@ import pytest
 from sqlmodel import Session, select
 
 from engine.clock import FakeClock
-from functions.events import GITHUB_PUSH
-from service.app import create_app
 from service.db import create_db_engine, migrate, session_scope
 from service.deps import Services
 from service.embeddings import LocalEmbedder
+from service.events import GITHUB_PUSH
 from service.models import IngestionCommit, IngestionStatus, IngestionTrigger, Provider
 from service.planner import PAYLOAD_COMMIT_LIMIT, ZERO_SHA
 from service.repositories import connect
 from service.settings import Settings
-from service.webhooks import MAX_BODY_BYTES, signature_of
 from tests.engine.harness import EngineThread
+from web.app import create_app
+from web.webhooks import MAX_BODY_BYTES, signature_of
 
 pytestmark = pytest.mark.anyio
 

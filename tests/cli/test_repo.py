@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 from service.db import create_db_engine
 from service.models import ConnectedRepository, Provider
 from service.settings import Settings
+from tests.cli.cli_runner import run
 from tests.e2e.system import GitRepo
-from tests.service.cli_runner import run
 
 GITHUB_API = "https://api.github.test"
 SERVICE_URL = "https://docs.example.com"

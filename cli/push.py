@@ -12,16 +12,16 @@ from pathlib import Path
 import click
 from sqlmodel import Session
 
-from service.commands.client import WEBHOOK_PATH, ServiceClient, ServiceError, service_url
-from service.commands.database import existing_database
-from service.commands.local_repo import repository_root
-from service.commands.output import echo_json
-from service.commands.progress import follow
+from cli.client import WEBHOOK_PATH, ServiceClient, ServiceError, service_url
+from cli.database import existing_database
+from cli.local_repo import repository_root
+from cli.output import echo_json
+from cli.progress import follow
+from cli.pushes import GitError, head_of, push_payload
 from service.models import ConnectedRepository
-from service.pushes import GitError, head_of, push_payload
 from service.repositories import find_local
 from service.settings import get_settings
-from service.webhooks import (
+from web.webhooks import (
     DELIVERY_HEADER,
     EVENT_HEADER,
     SIGNATURE_HEADER,

@@ -6,8 +6,8 @@ import socket
 from pathlib import Path
 
 from service.models import IngestionStatus, IngestionTrigger
+from tests.cli.cli_runner import run, run_process, system_env
 from tests.e2e.system import GitRepo, running_system
-from tests.service.cli_runner import run, run_process, system_env
 
 DEPLOY = (
     "# Deploying\n\nShip the container behind the reverse proxy.\n\n"

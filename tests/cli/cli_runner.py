@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from service.cli import main
+from cli.main import main
 from service.settings import get_settings
 from tests.e2e.system import System
 

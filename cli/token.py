@@ -5,9 +5,9 @@ import socket
 
 import click
 
-from service.commands.auth import TOKEN_VARIABLE
-from service.commands.database import bootstrapped_database
-from service.commands.output import echo_json
+from cli.auth import TOKEN_VARIABLE
+from cli.database import bootstrapped_database
+from cli.output import echo_json
 from service.db import session_scope
 from service.repositories import DEFAULT_ORG, ensure_org
 from service.settings import get_settings

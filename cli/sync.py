@@ -5,13 +5,13 @@ from typing import Any
 
 import click
 
+from cli.auth import token_for
+from cli.client import ServiceClient, service_url
+from cli.database import existing_database
+from cli.local_repo import repository_root
+from cli.output import echo_json
+from cli.progress import follow
 from router.names import ProcedureName
-from service.commands.auth import token_for
-from service.commands.client import ServiceClient, service_url
-from service.commands.database import existing_database
-from service.commands.local_repo import repository_root
-from service.commands.output import echo_json
-from service.commands.progress import follow
 from service.settings import get_settings
 
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
+from cli.pushes import GitError, head_of, push_payload
 from service.planner import PAYLOAD_COMMIT_LIMIT, ZERO_SHA
-from service.pushes import GitError, head_of, push_payload
 from tests.service.sources.git_repo import commit, git, init, write
 
 REPOSITORY = {"id": "local-0123456789abcdef", "full_name": "handbook"}

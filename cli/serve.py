@@ -11,9 +11,9 @@ import sys
 import click
 
 from engine.cli import start_server
-from service.app import INNGEST_PATH, create_app
 from service.db import migrate
 from service.settings import Settings, get_settings
+from web.app import INNGEST_PATH, create_app
 
 PR_SET_PDEATHSIG = 1
 

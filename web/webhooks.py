@@ -20,10 +20,10 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from functions.events import GITHUB_PUSH
 from service import jobs
 from service.batching import Batcher
 from service.db import batched_in_session
+from service.events import GITHUB_PUSH
 from service.models import (
     ConnectedRepository,
     IngestionCommit,
@@ -32,7 +32,7 @@ from service.models import (
 )
 from service.planner import PAYLOAD_COMMIT_LIMIT
 
-log = logging.getLogger("service.webhooks")
+log = logging.getLogger("web.webhooks")
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
 EVENT_HEADER = "x-github-event"

@@ -15,8 +15,8 @@ from urllib.parse import quote
 import click
 from sqlmodel import select
 
-from service.commands.client import Credential
-from service.commands.database import NoDatabase, existing_database
+from cli.client import Credential
+from cli.database import NoDatabase, existing_database
 from service.db import session_scope
 from service.models import Organization
 from service.repositories import DEFAULT_ORG

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.commands.progress import JobSnapshot, LiveLine, LogLines, summary, watch
+from cli.progress import JobSnapshot, LiveLine, LogLines, summary, watch
 from service.models import IngestionStatus
 
 START = datetime(2025, 1, 1, tzinfo=UTC)

@@ -10,8 +10,8 @@ from functions import build_functions
 from router.endpoint import create_router
 from service.deps import Services
 from service.settings import Settings
-from service.webhooks import PushIntake
-from service.webhooks import router as webhook_router
+from web.webhooks import PushIntake
+from web.webhooks import router as webhook_router
 
 INNGEST_PATH = "/api/inngest"
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
+from cli.auth import token_for
+from cli.client import ServiceClient, service_url
+from cli.output import echo_json, table
 from router.names import ProcedureName
-from service.commands.auth import token_for
-from service.commands.client import ServiceClient, service_url
-from service.commands.output import echo_json, table
 from service.settings import get_settings
 
 HEADERS = ("score", "repository", "path", "section", "snippet")

@@ -19,7 +19,7 @@ import click
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from service.commands.output import echo_json
+from cli.output import echo_json
 from service.models import ConnectedRepository, IngestionCommit, IngestionStatus
 
 POLL_INTERVAL_S = 0.2

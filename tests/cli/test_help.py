@@ -3,8 +3,8 @@ command's own --help says what it does, what it talks to, and its options."""
 
 import pytest
 
-from service.cli import COMMANDS
-from tests.service.cli_runner import run
+from cli.main import COMMANDS
+from tests.cli.cli_runner import run
 
 COMMAND_HELP = {
     ("serve",): ["embedded engine"],

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from service.pushes import GitError, git
+from cli.pushes import GitError, git
 
 
 def repository_root(path: Path) -> Path:

@@ -14,12 +14,12 @@ from service.settings import get_settings
 
 # Name → "module:attribute", in the order `--help` lists them.
 COMMANDS = {
-    "serve": "service.commands.serve:serve",
-    "repo": "service.commands.repo:repo",
-    "push": "service.commands.push:push",
-    "sync": "service.commands.sync:sync",
-    "search": "service.commands.search:search",
-    "token": "service.commands.token:token",
+    "serve": "cli.serve:serve",
+    "repo": "cli.repo:repo",
+    "push": "cli.push:push",
+    "sync": "cli.sync:sync",
+    "search": "cli.search:search",
+    "token": "cli.token:token",
     "engine": "engine.cli:engine_command",
 }
 

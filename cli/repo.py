@@ -13,10 +13,10 @@ from typing import Any
 import click
 from sqlmodel import Session, select
 
-from service.commands.client import WEBHOOK_PATH, service_url
-from service.commands.database import bootstrapped_database, existing_database
-from service.commands.local_repo import checked_out_branch, repository_root, require_branch
-from service.commands.output import echo_json, table
+from cli.client import WEBHOOK_PATH, service_url
+from cli.database import bootstrapped_database, existing_database
+from cli.local_repo import checked_out_branch, repository_root, require_branch
+from cli.output import echo_json, table
 from service.db import session_scope
 from service.deps import ConfigurationError, Services
 from service.embeddings import Embedder, EmbedderMismatch, check_store_model

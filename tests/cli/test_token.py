@@ -11,8 +11,8 @@ import httpx
 from sqlmodel import Session, select
 
 from service.models import ApiToken
+from tests.cli.cli_runner import run, system_env
 from tests.e2e.system import running_system
-from tests.service.cli_runner import run, system_env
 
 
 def _repositories(system_url: str, token: str) -> httpx.Response:

@@ -1,0 +1,1 @@
+"""The `docs-ingest` command: `main` is the group, each subcommand a module loaded when it runs."""
