@@ -21,7 +21,6 @@ from router.names import INPUT_PARAMETER, TRPC_PATH, ProcedureName
 from service.settings import Settings
 
 URL_VARIABLE = "DOCS_INGEST_URL"
-WEBHOOK_PATH = "/webhooks/github"
 TIMEOUT_S = 60.0  # the first search of a fresh service loads the embedding model
 _ANY_INTERFACE = {"0.0.0.0", "::", ""}  # noqa: S104 - recognised, not bound to
 

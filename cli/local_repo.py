@@ -15,19 +15,3 @@ def repository_root(path: Path) -> Path:
     except GitError as exc:
         raise click.ClickException(f"{path.resolve()} is not a git repository") from exc
     return top.resolve()
-
-
-def checked_out_branch(root: Path) -> str:
-    try:
-        return git(root, "symbolic-ref", "--quiet", "--short", "HEAD").strip()
-    except GitError as exc:
-        raise click.ClickException(
-            f"HEAD of {root} is detached: name the branch to index with --branch"
-        ) from exc
-
-
-def require_branch(root: Path, branch: str) -> None:
-    try:
-        git(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
-    except GitError as exc:
-        raise click.ClickException(f"{root} has no branch {branch}") from exc

@@ -12,12 +12,13 @@ from pathlib import Path
 import click
 from sqlmodel import Session
 
-from cli.client import WEBHOOK_PATH, ServiceClient, ServiceError, service_url
+from cli.client import ServiceClient, ServiceError, service_url
 from cli.database import existing_database
 from cli.local_repo import repository_root
 from cli.output import echo_json
 from cli.progress import follow
 from cli.pushes import GitError, head_of, push_payload
+from router.names import WEBHOOK_PATH
 from service.models import ConnectedRepository
 from service.repositories import find_local
 from service.settings import get_settings
@@ -67,7 +68,7 @@ def push(path: Path, no_wait: bool, as_json: bool) -> None:
         if after == repository.last_ingested_sha:
             _nothing_to_push(repository, as_json)
             return
-        job_id = _deliver(service_url(settings), root, repository, after)
+        job_id = deliver(service_url(settings), root, repository, after)
         if no_wait:
             _queued(job_id, repository, after, as_json)
             return
@@ -76,7 +77,9 @@ def push(path: Path, no_wait: bool, as_json: bool) -> None:
         engine.dispose()
 
 
-def _deliver(url: str, root: Path, repository: ConnectedRepository, after: str) -> int:
+def deliver(url: str, root: Path, repository: ConnectedRepository, after: str) -> int:
+    """Post the signed push of `repository`'s branch from its last ingested sha to `after` to
+    the service at `url`, as GitHub would; the id of the job the service started for it."""
     payload = push_payload(
         root,
         branch=repository.default_branch,

@@ -5,7 +5,6 @@ settings as `serve`, so it works before the service ever ran.
 """
 
 import asyncio
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,26 +12,26 @@ from typing import Any
 import click
 from sqlmodel import Session, select
 
-from cli.client import WEBHOOK_PATH, service_url
+from cli.client import service_url
 from cli.database import bootstrapped_database, existing_database
-from cli.local_repo import checked_out_branch, repository_root, require_branch
 from cli.output import echo_json, table
+from router.names import WEBHOOK_PATH
 from service.db import session_scope
-from service.deps import ConfigurationError, Services
+from service.deps import Services
 from service.embeddings import Embedder, EmbedderMismatch, check_store_model
 from service.models import ConnectedRepository, Organization, Provider, Store
 from service.repositories import (
     DEFAULT_ORG,
+    GITHUB_NAME,
     RepositoryError,
     connect,
-    find_local,
+    describe_github,
+    local_checkout,
     local_external_id,
 )
 from service.settings import Settings, get_settings
-from service.sources import SourceError
-from service.sources.github import GitHubRepository, GitHubSource
+from service.sources.github import GitHubRepository
 
-GITHUB_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*)/[A-Za-z0-9._-]+")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -78,7 +77,7 @@ def add(
     if path.is_dir():
         if installation_id is not None:
             raise click.UsageError("--installation-id is for GitHub repositories")
-        row = asyncio.run(_add_local(settings, path, branch=branch, name=name, org=org))
+        row = asyncio.run(_add_local(settings, path.resolve(), branch=branch, name=name, org=org))
         _report_local(row, org, as_json)
     elif GITHUB_NAME.fullmatch(target):
         if name is not None:
@@ -157,19 +156,13 @@ def _listed(row: ConnectedRepository, organization: str) -> dict[str, Any]:
 async def _add_local(
     settings: Settings, path: Path, *, branch: str | None, name: str | None, org: str
 ) -> ConnectedRepository:
-    root = repository_root(path)
-    if branch is None:
-        branch = checked_out_branch(root)
-    else:
-        require_branch(root, branch)
+    try:
+        root, branch = await local_checkout(path, branch)
+    except RepositoryError as exc:
+        raise click.ClickException(str(exc)) from exc
     services = _bootstrapped_services(settings)
     try:
         with session_scope(services.db) as session:
-            existing = find_local(session, root)
-            if existing is not None:
-                raise click.ClickException(
-                    f"{root} is already connected as {existing.full_name} (id {existing.id})"
-                )
             return _connected(
                 session,
                 services.embedder,
@@ -222,28 +215,10 @@ async def _add_github(
 async def _describe(
     services: Services, full_name: str, branch: str | None, installation_id: int | None
 ) -> GitHubRepository:
-    """What GitHub says about the repository, asked with the credentials ingestion will use."""
-    # Never saved: `source_for` reads only the provider, the name and the installation id.
-    candidate = ConnectedRepository(
-        organization_id=0,
-        provider=Provider.GITHUB,
-        external_id="",
-        full_name=full_name,
-        default_branch="",
-        installation_id=installation_id,
-        webhook_secret="",
-        store_id=0,
-    )
     try:
-        source = services.source_for(candidate)
-        assert isinstance(source, GitHubSource)
-        found = await source.describe()
-        await source.resolve(branch or found.default_branch)
-    except ConfigurationError as exc:
-        raise click.ClickException(f"cannot read GitHub: {exc}") from exc
-    except SourceError as exc:
+        return await describe_github(services, full_name, branch, installation_id)
+    except RepositoryError as exc:
         raise click.ClickException(str(exc)) from exc
-    return found
 
 
 def _report_github(row: ConnectedRepository, org: str, url: str, as_json: bool) -> None:

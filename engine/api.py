@@ -1,17 +1,19 @@
 """The engine's HTTP surface, at the origin root as the SDK expects.
 
 Event API `POST /e/{key}`, sync `POST /fn/register`, REST v1 for events, runs and cancellations,
-plus `GET /health`, `GET /dev` and `POST /dev/sync` (sync the configured apps now).
+plus `GET /health`, `GET /dev`, `POST /dev/sync` (sync the configured apps now) and
+`GET /run?runID=` (where `inngest dev` shows a run, which links from the Jobs tab lead to).
 Errors use the Inngest envelope `{"error", "status", "data": null}` with the same HTTP status.
 """
 
 import json
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from engine.consts import ENVIRONMENT_ID, INTERNAL_PREFIX, SERVER_KIND_DEV, ZERO_UUID, RunStatus
@@ -147,6 +149,13 @@ def create_api(engine: Engine) -> Starlette:
         engine.store.save_cancellation(cancellation["id"], cancellation)
         return _data(cancellation, engine)
 
+    async def run_page(request: Request) -> Response:
+        """Where `inngest dev` shows a run (`/run?runID=`); here, the run's REST answer."""
+        run_id = request.query_params.get("runID", "")
+        if not run_id:
+            raise ApiError(400, "'runID' is required")
+        return RedirectResponse(f"/v1/runs/{quote(run_id, safe='')}", status_code=307)
+
     async def sync_now(request: Request) -> Response:
         return _json({"results": await engine.sync()})
 
@@ -175,6 +184,7 @@ def create_api(engine: Engine) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/dev", dev_info, methods=["GET"]),
         Route("/dev/sync", sync_now, methods=["POST"]),
+        Route("/run", run_page, methods=["GET"]),
     ]
     return Starlette(routes=routes, exception_handlers={ApiError: _api_error})
 

@@ -17,7 +17,7 @@ from service import jobs
 from service.deps import Services
 from service.events import FILE_PROCESS, INGESTION_CANCELLED
 from service.indexing import FileTask, Indexed, Skipped, index_file
-from service.models import ConnectedRepository, FileStatus, utc_now
+from service.models import ConnectedRepository, FileStatus, IngestionStatus, utc_now
 
 
 def create_file_process(client: inngest.Inngest, services: Services) -> inngest.Function[Any]:
@@ -49,9 +49,11 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
         async def index() -> dict[str, Any]:
             # One step indexes the file and records it: every SDK call holds a concurrency slot.
             started = utc_now()
-            repository, known_sha = await in_session(services, _prepare, task)
-            if not task.force and known_sha == task.blob_sha:
-                result: Indexed | Skipped = Skipped("unchanged")
+            repository, known_sha, cancelled = await in_session(services, _prepare, task)
+            if cancelled:
+                result: Indexed | Skipped = Skipped(jobs.CANCELLED_REASON)
+            elif not task.force and known_sha == task.blob_sha:
+                result = Skipped("unchanged")
             else:
                 source = services.source_for(repository)
                 result = await translating(
@@ -71,9 +73,13 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
     return file_process
 
 
-def _prepare(session: Session, task: FileTask) -> tuple[ConnectedRepository, str | None]:
+def _prepare(session: Session, task: FileTask) -> tuple[ConnectedRepository, str | None, bool]:
+    """The repository, the blob sha the store holds for the file, and whether the job was
+    cancelled (its row ends so at once, before Inngest has stopped every run)."""
     repository = jobs.get_repository(session, task.repository_id)
-    return repository, jobs.indexed_sha(session, task.store_id, task.repository_id, task.path)
+    known_sha = jobs.indexed_sha(session, task.store_id, task.repository_id, task.path)
+    cancelled = jobs.get_job(session, task.ingestion_id).status is IngestionStatus.CANCELLED
+    return repository, known_sha, cancelled
 
 
 def _record(session: Session, task: FileTask, result: Indexed | Skipped, started: datetime) -> int:
@@ -85,7 +91,7 @@ def _record(session: Session, task: FileTask, result: Indexed | Skipped, started
         )
         status, chunks, error = FileStatus.PROCESSED, result.chunks, None
     else:
-        if result.reason != "unchanged":
+        if result.reason not in ("unchanged", jobs.CANCELLED_REASON):
             jobs.forget_indexed(session, task.store_id, task.repository_id, task.path)
         status, chunks, error = FileStatus.SKIPPED, 0, result.reason
     counts = jobs.finish_file(

@@ -32,7 +32,7 @@ from service.events import (
     SYNC_REQUESTED,
 )
 from service.indexing import FileTask
-from service.models import FileAction, IngestionCommit, utc_now
+from service.models import FileAction, IngestionCommit, IngestionStatus, utc_now
 from service.planner import (
     PlannedFile,
     Push,
@@ -62,6 +62,8 @@ class IngestionEvent(BaseModel):
     truncated: bool = False
     commits: list[dict[str, list[str]]] = []
     full: bool = False  # a manual sync: compare the whole tree and re-index everything
+    retry_of: int | None = None  # a retry: the job it retries, at that job's sha
+    only_failed: bool = False  # a retry of the files that failed in `retry_of` only
 
 
 def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Function[Any]:
@@ -90,11 +92,17 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
             def work(session: Session) -> dict[str, Any]:
                 job = jobs.start(session, job_id, ctx.run_id)
                 repository = jobs.get_repository(session, job.repository_id)
-                return {"after": job.after_sha, "repository": repository.full_name}
+                return {
+                    "after": job.after_sha,
+                    "repository": repository.full_name,
+                    "status": job.status.value,
+                }
 
             return await in_session(services, work)
 
         started = await ctx.step.run("mark-running", mark_running)
+        if started.get("status", IngestionStatus.RUNNING) != IngestionStatus.RUNNING:
+            return {"status": started["status"]}  # it ended (was cancelled) before it started
         after = str(started["after"])
 
         async def load_config() -> dict[str, Any]:
@@ -205,6 +213,11 @@ async def _plan(
     reason = full_diff_reason(push, repository.last_ingested_sha)
     force = event.full or chunking_changed(push, repository.chunking, config)
     candidates = None if reason is not None else changed_paths(push)
+    if event.retry_of is not None:
+        reason = f"retry of job #{event.retry_of}"
+        if event.only_failed:
+            reason = f"retry of the failed files of job #{event.retry_of}"
+            candidates = set(await in_session(services, jobs.failed_paths, event.retry_of))
     # A trusted payload names the paths to look at: the rest of the tree and index is not read.
     narrow = candidates if candidates is None or len(candidates) <= NARROW_READS_UP_TO else None
     source = services.source_for(repository)

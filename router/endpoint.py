@@ -5,8 +5,8 @@
 
 A success is `{"result": {"data": ...}}`; an error is `ProcedureError.body(...)` with its HTTP
 status. A call is checked in this order: the procedure exists (404), the method fits its kind
-(405), the bearer token (401), the input parses (400 PARSE_ERROR) and validates (400 BAD_REQUEST,
-naming each bad field); then the handler runs. A missing input is `{}`.
+(405), the bearer token (401), the input fits (413), parses (400 PARSE_ERROR) and validates (400
+BAD_REQUEST, naming each bad field); then the handler runs. A missing input is `{}`.
 """
 
 import json
@@ -21,18 +21,28 @@ from pydantic_core import to_jsonable_python
 
 from router.auth import AUTHORIZATION_HEADER, CHALLENGE, authenticate
 from router.errors import ErrorCode, ProcedureError
+from router.job_views import StatusCounter
+from router.live import LiveStatus
 from router.names import INPUT_PARAMETER, TRPC_PATH
 from router.procedure import Context, Procedure, ProcedureKind
 from router.procedures import PROCEDURES
+from router.shared import SharedAnswers
 from service.deps import ServicesDep
 
 log = logging.getLogger("router")
 
 METHODS = {ProcedureKind.QUERY: "GET", ProcedureKind.MUTATION: "POST"}
+MAX_INPUT_BYTES = 256 * 1024
+MAX_PROBLEMS = 10  # a message names this many bad fields at most
+MAX_LOCATION = 100  # characters of a bad field's name (it may come from the input)
 
 
-def create_router(procedures: Mapping[str, Procedure[Any]] = PROCEDURES) -> APIRouter:
+def create_router(
+    live: LiveStatus, procedures: Mapping[str, Procedure[Any]] = PROCEDURES
+) -> APIRouter:
     router = APIRouter()
+    counter = StatusCounter()
+    shared = SharedAnswers()
 
     @router.api_route(
         TRPC_PATH + "/{path}",
@@ -43,8 +53,19 @@ def create_router(procedures: Mapping[str, Procedure[Any]] = PROCEDURES) -> APIR
         try:
             procedure = _procedure(procedures, path, request.method)
             caller = await authenticate(services, request.headers.get(AUTHORIZATION_HEADER))
-            raw = await _raw_input(procedure, request)
-            data = await procedure.handler(Context(services, caller), _validated(procedure, raw))
+            input = _validated(procedure, await _raw_input(procedure, request))
+            context = Context(services, caller, live, counter)
+
+            async def answer() -> Any:
+                return to_jsonable_python(await procedure.handler(context, input), by_alias=True)
+
+            org = caller.organization_id
+            if procedure.polled:
+                data = await shared.get(org, (path, input.model_dump_json()), answer)
+            else:
+                data = await answer()
+                if procedure.kind is ProcedureKind.MUTATION:
+                    shared.forget(org)
         except ProcedureError as exc:
             return _error(exc, path)
         except Exception:
@@ -53,7 +74,7 @@ def create_router(procedures: Mapping[str, Procedure[Any]] = PROCEDURES) -> APIR
                 ErrorCode.INTERNAL_SERVER_ERROR, f"{path} failed; the service log says why"
             )
             return _error(error, path)
-        return JSONResponse({"result": {"data": to_jsonable_python(data, by_alias=True)}})
+        return JSONResponse({"result": {"data": data}})
 
     return router
 
@@ -75,14 +96,31 @@ async def _raw_input(procedure: Procedure[Any], request: Request) -> Any:
     if procedure.kind is ProcedureKind.QUERY:
         text: str | bytes | None = request.query_params.get(INPUT_PARAMETER)
     else:
-        text = await request.body()
+        text = await _body(request)
     if not text:
         return {}
+    where = f"the {INPUT_PARAMETER} parameter" if isinstance(text, str) else "the body"
+    if len(text) > MAX_INPUT_BYTES:
+        raise ProcedureError(
+            ErrorCode.PAYLOAD_TOO_LARGE, f"{where} is over {MAX_INPUT_BYTES // 1024} KB"
+        )
     try:
         return json.loads(text)
+    except RecursionError as exc:
+        raise ProcedureError(ErrorCode.PARSE_ERROR, f"{where} is nested too deeply") from exc
     except ValueError as exc:
-        where = f"the {INPUT_PARAMETER} parameter" if isinstance(text, str) else "the body"
         raise ProcedureError(ErrorCode.PARSE_ERROR, f"{where} is not valid JSON: {exc}") from exc
+
+
+async def _body(request: Request) -> bytes:
+    """The body, read no further than one byte past the limit."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_INPUT_BYTES:
+            break
+    return b"".join(chunks)
 
 
 def _validated(procedure: Procedure[Any], raw: Any) -> Any:
@@ -90,12 +128,16 @@ def _validated(procedure: Procedure[Any], raw: Any) -> Any:
         return procedure.input.model_validate(raw)
     except ValidationError as exc:
         problems = [
-            f"{'.'.join(str(part) for part in error['loc']) or 'input'}: {error['msg']}"
-            for error in exc.errors()
+            f"{_location(error['loc'])}: {error['msg']}" for error in exc.errors()[:MAX_PROBLEMS]
         ]
         raise ProcedureError(
             ErrorCode.BAD_REQUEST, "invalid input: " + "; ".join(problems)
         ) from exc
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    where = ".".join(str(part) for part in loc) or "input"
+    return where if len(where) <= MAX_LOCATION else where[:MAX_LOCATION] + "…"
 
 
 def _error(error: ProcedureError, path: str) -> JSONResponse:

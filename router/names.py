@@ -8,9 +8,17 @@ from enum import StrEnum
 
 TRPC_PATH = "/api/trpc"
 INPUT_PARAMETER = "input"
+WEBHOOK_PATH = "/webhooks/github"
 
 
 class ProcedureName(StrEnum):
+    JOBS_LIST = "jobs.list"
+    JOBS_GET = "jobs.get"
+    JOBS_RETRY = "jobs.retry"
+    JOBS_CANCEL = "jobs.cancel"
+    JOBS_RETRY_MANY = "jobs.retryMany"
+    JOBS_CANCEL_MANY = "jobs.cancelMany"
+    REPOSITORIES_CONNECT = "repositories.connect"
     REPOSITORIES_LIST = "repositories.list"
     REPOSITORIES_SYNC = "repositories.sync"
     SEARCH_QUERY = "search.query"

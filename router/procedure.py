@@ -8,16 +8,24 @@ pydantic models whose fields are camelCase on the wire, as a tRPC client expects
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from router.auth import Caller
+from router.live import LiveStatus
 from service import db
 from service.deps import Services
 
+if TYPE_CHECKING:  # job_views declares its inputs with this module
+    from router.job_views import StatusCounter
+
 T = TypeVar("T")
+
+
+MAX_ID = 2**63 - 1  # row ids are 64-bit; a larger number is a 400, not a database error
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class ProcedureKind(StrEnum):
@@ -45,6 +53,8 @@ class ProcedureOutput(BaseModel):
 class Context:
     services: Services
     caller: Caller
+    live: LiveStatus  # what Inngest says of unfinished jobs, shared by every call
+    counter: "StatusCounter"  # jobs by status, shared by every call
 
     async def in_session(self, work: Callable[..., T], *args: object) -> T:
         """Run `work(session, *args)` in one transaction, off the event loop."""
@@ -59,12 +69,20 @@ class Procedure(Generic[InputT]):
     kind: ProcedureKind
     input: type[InputT]
     handler: Callable[[Context, InputT], Awaitable[Any]]
+    polled: bool = False  # asked again and again alike: answers are shared for a moment
 
 
 def query(
     input: type[InputT], handler: Callable[[Context, InputT], Awaitable[Any]]
 ) -> Procedure[InputT]:
     return Procedure(ProcedureKind.QUERY, input, handler)
+
+
+def polled_query(
+    input: type[InputT], handler: Callable[[Context, InputT], Awaitable[Any]]
+) -> Procedure[InputT]:
+    """A query that pages poll: callers of one organization share its answer for a moment."""
+    return Procedure(ProcedureKind.QUERY, input, handler, polled=True)
 
 
 def mutation(

@@ -1,5 +1,9 @@
-"""`repositories.list` and `repositories.sync`: the caller's connected repositories, and a full
-re-index of one of them.
+"""`repositories.list`, `repositories.connect` and `repositories.sync`: the caller's connected
+repositories, connecting one, and a full re-index of one of them.
+
+`repositories.connect` takes a local git repository on the service's machine (the path must be
+absolute) or a GitHub `owner/name`, checked with the credentials ingestion will use; for GitHub
+the answer carries the webhook URL and its secret, shown this once.
 
 `repositories.sync` records the job (`trigger = manual`, no `before`: the whole tree at the branch
 head) and sends `docs/sync.requested`, whose id is the job's delivery id; the ingestion function
@@ -9,15 +13,20 @@ then re-processes every file, unchanged or not. The answer is the job id, to fol
 import logging
 import uuid
 from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-import inngest
-from sqlmodel import Session, select
+from pydantic import Field, RootModel
+from sqlmodel import Session, col, func, select
 
 from router.errors import ErrorCode, ProcedureError
-from router.procedure import Context, NoInput, ProcedureInput, ProcedureOutput
-from service import jobs
+from router.job_views import github_web_origin
+from router.names import WEBHOOK_PATH
+from router.procedure import Context, Id, NoInput, ProcedureInput, ProcedureOutput
+from router.starting import send_ingestion_event
+from service import jobs, repositories
 from service.deps import ConfigurationError
-from service.events import SYNC_REQUESTED
 from service.models import (
     ConfigStatus,
     ConnectedRepository,
@@ -27,6 +36,7 @@ from service.models import (
     Provider,
     Store,
 )
+from service.repositories import RepositoryError, describe_github, local_checkout, local_external_id
 from service.sources import (
     SourceAuthError,
     SourceError,
@@ -37,6 +47,8 @@ from service.sources import (
 log = logging.getLogger("router.repositories")
 
 MANUAL_DELIVERY_PREFIX = "manual-"
+MAX_PATH = 4096
+MAX_NAME = 200
 
 
 class Repository(ProcedureOutput):
@@ -51,10 +63,49 @@ class Repository(ProcedureOutput):
     config_error: str | None
     last_ingested_sha: str | None
     created_at: datetime
+    url: str | None
+    last_job: "LastJob | None"
+
+
+class LastJob(ProcedureOutput):
+    id: int
+    status: IngestionStatus
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class ConnectLocal(ProcedureInput):
+    provider: Literal[Provider.LOCAL]
+    path: str = Field(min_length=1, max_length=MAX_PATH)
+    branch: str | None = Field(None, min_length=1, max_length=MAX_NAME)
+    name: str | None = Field(None, min_length=1, max_length=MAX_NAME)
+
+
+class ConnectGitHub(ProcedureInput):
+    provider: Literal[Provider.GITHUB]
+    full_name: str = Field(min_length=3, max_length=MAX_NAME)
+    branch: str | None = Field(None, min_length=1, max_length=MAX_NAME)
+    installation_id: Id | None = None
+
+
+class ConnectInput(
+    RootModel[Annotated[ConnectLocal | ConnectGitHub, Field(discriminator="provider")]]
+):
+    pass
+
+
+class Webhook(ProcedureOutput):
+    url: str
+    secret: str
+
+
+class Connected(ProcedureOutput):
+    repository: Repository
+    webhook: Webhook | None
 
 
 class SyncInput(ProcedureInput):
-    repository_id: int
+    repository_id: Id
 
 
 class SyncStarted(ProcedureOutput):
@@ -66,7 +117,7 @@ class SyncStarted(ProcedureOutput):
 
 
 async def list_repositories(context: Context, _input: NoInput) -> list[Repository]:
-    return await context.in_session(_list, context.caller.organization_id)
+    return await context.in_session(_list, context.caller.organization_id, _github(context))
 
 
 async def sync(context: Context, input: SyncInput) -> SyncStarted:
@@ -79,23 +130,17 @@ async def sync(context: Context, input: SyncInput) -> SyncStarted:
             f"organization {context.caller.organization} has no repository {input.repository_id}",
         )
     after = await _branch_head(context, repository)
-    job = await context.in_session(_record_job, repository, after)
+    job = await context.in_session(
+        partial(
+            jobs.record_job,
+            delivery_id=f"{MANUAL_DELIVERY_PREFIX}{uuid.uuid4()}",
+            after=after,
+            trigger=IngestionTrigger.MANUAL,
+        ),
+        repository,
+    )
     assert job.id is not None and repository.id is not None
-    data: dict[str, int | str | bool] = {
-        "ingestion_id": job.id,
-        "repository_id": repository.id,
-        "after": after,
-        "full": True,
-    }
-    event = inngest.Event(name=SYNC_REQUESTED, id=job.delivery_id, data=data)
-    try:
-        ids = await context.services.inngest.send(event)
-    except Exception as exc:  # the SDK raises several types; every one means "not sent"
-        log.warning("job %s: could not send %s: %s", job.id, SYNC_REQUESTED, exc)
-        message = f"could not start the sync: Inngest did not take the event ({exc})"
-        await context.in_session(jobs.fail, job.id, message)
-        raise ProcedureError(ErrorCode.SERVICE_UNAVAILABLE, message) from exc
-    await context.in_session(jobs.record_event_ids, [(job.id, ids[0] if ids else None)])
+    await send_ingestion_event(context, job, {"full": True})
     return SyncStarted(
         job_id=job.id,
         repository_id=repository.id,
@@ -105,13 +150,67 @@ async def sync(context: Context, input: SyncInput) -> SyncStarted:
     )
 
 
-def _list(session: Session, organization_id: int) -> list[Repository]:
+async def connect(context: Context, input: ConnectInput) -> Connected:
+    services, org = context.services, context.caller.organization
+    target = input.root
+    try:
+        if isinstance(target, ConnectLocal):
+            root, branch = await local_checkout(Path(target.path), target.branch)
+            fields: dict[str, Any] = {
+                "provider": Provider.LOCAL,
+                "full_name": target.name or root.name,
+                "external_id": local_external_id(root),
+                "default_branch": branch,
+                "local_path": root,
+            }
+        else:
+            found = await describe_github(
+                services, target.full_name, target.branch, target.installation_id
+            )
+            fields = {
+                "provider": Provider.GITHUB,
+                "full_name": found.full_name,
+                "external_id": str(found.id),
+                "default_branch": target.branch or found.default_branch,
+                "installation_id": target.installation_id,
+            }
+
+        def write(session: Session) -> Repository:
+            row = repositories.connect(session, embedder=services.embedder, org_slug=org, **fields)
+            every = _list(session, row.organization_id, _github(context))
+            return next(repo for repo in every if repo.id == row.id)
+
+        repository = await context.in_session(write)
+    except RepositoryError as exc:
+        raise ProcedureError(ErrorCode.PRECONDITION_FAILED, str(exc)) from exc
+    webhook = None
+    if repository.provider is Provider.GITHUB:
+        secret = await context.in_session(_webhook_secret, repository.id)
+        webhook = Webhook(url=services.settings.public_url + WEBHOOK_PATH, secret=secret)
+    return Connected(repository=repository, webhook=webhook)
+
+
+def _webhook_secret(session: Session, repository_id: int) -> str:
+    return jobs.get_repository(session, repository_id).webhook_secret
+
+
+def _list(session: Session, organization_id: int, github: str) -> list[Repository]:
     rows = session.exec(
         select(ConnectedRepository, Store)
         .join(Store, Store.id == ConnectedRepository.store_id)  # type: ignore[arg-type]
         .where(ConnectedRepository.organization_id == organization_id)
         .order_by(ConnectedRepository.full_name)
     ).all()
+    last_ids = select(func.max(IngestionCommit.id)).group_by(col(IngestionCommit.repository_id))
+    last_jobs = {
+        job.repository_id: job
+        for job in session.exec(
+            select(IngestionCommit).where(
+                col(IngestionCommit.repository_id).in_([repo.id for repo, _ in rows]),
+                col(IngestionCommit.id).in_(last_ids),
+            )
+        )
+    }
     return [
         Repository(
             id=repo.id,
@@ -125,9 +224,24 @@ def _list(session: Session, organization_id: int) -> list[Repository]:
             config_error=repo.config_error,
             last_ingested_sha=repo.last_ingested_sha,
             created_at=repo.created_at,
+            url=f"{github}/{repo.full_name}" if repo.provider is Provider.GITHUB else None,
+            last_job=_last_job(last_jobs.get(repo.id)),
         )
         for repo, store in rows
+        if repo.id is not None
     ]
+
+
+def _github(context: Context) -> str:
+    return github_web_origin(context.services.settings.github_api_url)
+
+
+def _last_job(job: IngestionCommit | None) -> LastJob | None:
+    if job is None or job.id is None:
+        return None
+    return LastJob(
+        id=job.id, status=job.status, created_at=job.created_at, finished_at=job.processed_at
+    )
 
 
 def _repository(
@@ -159,19 +273,3 @@ async def _branch_head(context: Context, repository: ConnectedRepository) -> str
         raise ProcedureError(
             ErrorCode.BAD_GATEWAY, f"cannot read branch {branch} of {repository.full_name}: {exc}"
         ) from exc
-
-
-def _record_job(session: Session, repository: ConnectedRepository, after: str) -> IngestionCommit:
-    assert repository.id is not None
-    job = IngestionCommit(
-        store_id=repository.store_id,
-        repository_id=repository.id,
-        delivery_id=f"{MANUAL_DELIVERY_PREFIX}{uuid.uuid4()}",
-        before_sha=None,
-        after_sha=after,
-        ref=f"refs/heads/{repository.default_branch}",
-        trigger=IngestionTrigger.MANUAL,
-    )
-    session.add(job)
-    session.flush()
-    return job

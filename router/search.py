@@ -7,14 +7,17 @@ ingested) simply has no hits.
 """
 
 import logging
+from pathlib import PurePosixPath
+from urllib.parse import quote
 
 from pydantic import Field
 from sqlmodel import Session, select
 
 from router.errors import ErrorCode, ProcedureError
+from router.job_views import github_web_origin
 from router.procedure import Context, ProcedureInput, ProcedureOutput
 from service.embeddings import EmbedderMismatch, EmbeddingError, check_store_model
-from service.models import Store
+from service.models import ConnectedRepository, Provider, Store
 from service.vectors import CollectionNotFoundError, SearchHit, VectorStoreError
 
 log = logging.getLogger("router.search")
@@ -40,6 +43,8 @@ class Hit(ProcedureOutput):
     heading_path: list[str]
     title: str | None
     text: str
+    url: str | None  # the file on GitHub at the commit its index was made from
+    local_path: str | None  # the file in a local repository
 
 
 class SearchResult(ProcedureOutput):
@@ -72,7 +77,30 @@ async def search_query(context: Context, input: SearchInput) -> SearchResult:
             found = await _search(context, store, vector, input)
             hits += [_hit(store.name, hit) for hit in found]
     hits.sort(key=lambda hit: hit.score, reverse=True)
-    return SearchResult(organization=context.caller.organization, hits=hits[: input.limit])
+    hits = hits[: input.limit]
+    if hits:
+        where = await context.in_session(_repositories, context.caller.organization_id)
+        github = github_web_origin(services.settings.github_api_url)
+        for hit in hits:
+            _locate(hit, where.get(hit.repository), github)
+    return SearchResult(organization=context.caller.organization, hits=hits)
+
+
+def _repositories(session: Session, organization_id: int) -> dict[str, ConnectedRepository]:
+    query = select(ConnectedRepository).where(
+        ConnectedRepository.organization_id == organization_id
+    )
+    return {repository.full_name: repository for repository in session.exec(query)}
+
+
+def _locate(hit: Hit, repository: ConnectedRepository | None, github: str) -> None:
+    if repository is None:
+        return
+    if repository.provider is Provider.LOCAL and repository.local_path:
+        hit.local_path = str(PurePosixPath(repository.local_path) / hit.path)
+    elif repository.provider is Provider.GITHUB and repository.last_ingested_sha:
+        path = quote(hit.path)
+        hit.url = f"{github}/{repository.full_name}/blob/{repository.last_ingested_sha}/{path}"
 
 
 def _stores(session: Session, organization_id: int, name: str | None) -> list[Store]:
@@ -117,4 +145,6 @@ def _hit(store: str, hit: SearchHit) -> Hit:
         heading_path=list(hit.heading_path),
         title=hit.title,
         text=hit.text,
+        url=None,
+        local_path=None,
     )

@@ -23,6 +23,7 @@ from service.models import (
     IngestionCommit,
     IngestionFile,
     IngestionStatus,
+    IngestionTrigger,
     Organization,
     Store,
     utc_now,
@@ -30,6 +31,7 @@ from service.models import (
 from service.planner import PlannedFile
 
 _COLLECTION_UNSAFE = re.compile(r"[^a-z0-9_-]+")
+CANCELLED_REASON = "job cancelled"  # the error of a file its cancelled job never ran
 
 
 class JobNotFound(LookupError):
@@ -59,15 +61,59 @@ def get_repository(session: Session, repository_id: int) -> ConnectedRepository:
     return repository
 
 
+FINISHED = frozenset(
+    {
+        IngestionStatus.PROCESSED,
+        IngestionStatus.SKIPPED,
+        IngestionStatus.FAILED,
+        IngestionStatus.CANCELLED,
+    }
+)
+UNFINISHED = frozenset({IngestionStatus.QUEUED, IngestionStatus.RUNNING})
+
+
 def start(session: Session, ingestion_id: int, run_id: str) -> IngestionCommit:
-    """Mark the job running (again, on a retried step: the first start time stays)."""
+    """Mark the job running (again, on a retried step: the first start time stays).
+
+    A job that ended before its run started (cancelled while queued) stays as it ended.
+    """
     job = get_job(session, ingestion_id)
+    if job.status in FINISHED:
+        return job
     job.status = IngestionStatus.RUNNING
     job.run_id = run_id
     job.started_at = job.started_at or utc_now()
     repository = get_repository(session, job.repository_id)
     repository.config_status = ConfigStatus.INGESTING
     session.add_all([job, repository])
+    return job
+
+
+def record_job(
+    session: Session,
+    repository: ConnectedRepository,
+    *,
+    delivery_id: str,
+    after: str,
+    trigger: IngestionTrigger,
+    before: str | None = None,
+    retry_of: int | None = None,
+) -> IngestionCommit:
+    """A new queued job of `repository`, before its event is sent."""
+    assert repository.id is not None
+    job = IngestionCommit(
+        organization_id=repository.organization_id,
+        store_id=repository.store_id,
+        repository_id=repository.id,
+        delivery_id=delivery_id,
+        before_sha=before,
+        after_sha=after,
+        ref=f"refs/heads/{repository.default_branch}",
+        trigger=trigger,
+        retry_of=retry_of,
+    )
+    session.add(job)
+    session.flush()
     return job
 
 
@@ -161,6 +207,9 @@ def record_plan(session: Session, ingestion_id: int, planned: Sequence[PlannedFi
                 finished_at=now if skipped else None,
             )
         )
+    job = get_job(session, ingestion_id)
+    job.planned_at = job.planned_at or now
+    session.add(job)
     session.flush()
     update_counts(session, ingestion_id)
 
@@ -253,8 +302,42 @@ def finalize(
         ConfigStatus.CONFIGURED if config_found else ConfigStatus.UNCONFIGURED
     )
     repository.config_error = None
+    _job_ended(session, job)
     session.add_all([job, repository])
     return job
+
+
+def unfinished_retry(session: Session, ingestion_id: int) -> int | None:
+    """A queued or running retry of the job, if there is one."""
+    return session.exec(
+        select(IngestionCommit.id).where(
+            IngestionCommit.retry_of == ingestion_id, col(IngestionCommit.status).in_(UNFINISHED)
+        )
+    ).first()
+
+
+def newer_finished(session: Session, job: IngestionCommit) -> int | None:
+    """The newest later job of the same repository that brought the index to its sha."""
+    return session.exec(
+        select(IngestionCommit.id)
+        .where(
+            IngestionCommit.repository_id == job.repository_id,
+            col(IngestionCommit.id) > job.id,
+            col(IngestionCommit.status).in_([IngestionStatus.PROCESSED, IngestionStatus.SKIPPED]),
+        )
+        .order_by(col(IngestionCommit.id).desc())
+    ).first()
+
+
+def failed_paths(session: Session, ingestion_id: int) -> list[str]:
+    return list(
+        session.exec(
+            select(IngestionFile.path).where(
+                IngestionFile.ingestion_id == ingestion_id,
+                IngestionFile.status == FileStatus.FAILED,
+            )
+        ).all()
+    )
 
 
 def failure_summary(session: Session, ingestion_id: int, limit: int = 5) -> str:
@@ -283,6 +366,7 @@ def fail(session: Session, ingestion_id: int, message: str) -> None:
     repository = get_repository(session, job.repository_id)
     if repository.config_status is ConfigStatus.INGESTING:
         repository.config_status = ConfigStatus.CONFIGURED
+    _job_ended(session, job)
     session.add_all([job, repository])
 
 
@@ -297,7 +381,7 @@ def cancel(session: Session, ingestion_id: int) -> None:
             col(IngestionFile.ingestion_id) == ingestion_id,
             col(IngestionFile.status) == FileStatus.PENDING,
         )
-        .values(status=FileStatus.SKIPPED, error="job cancelled", finished_at=utc_now())
+        .values(status=FileStatus.SKIPPED, error=CANCELLED_REASON, finished_at=utc_now())
     )
     update_counts(session, ingestion_id)
     job.status = IngestionStatus.CANCELLED
@@ -305,7 +389,24 @@ def cancel(session: Session, ingestion_id: int) -> None:
     repository = get_repository(session, job.repository_id)
     if repository.config_status is ConfigStatus.INGESTING:
         repository.config_status = ConfigStatus.CONFIGURED
+    _job_ended(session, job)
     session.add_all([job, repository])
+
+
+def _job_ended(session: Session, job: IngestionCommit) -> None:
+    session.execute(
+        sa.update(Organization)
+        .where(col(Organization.id) == job.organization_id)
+        .values(jobs_version=col(Organization.jobs_version) + 1)
+    )
+
+
+def jobs_version(session: Session, organization_id: int) -> int:
+    """Moves whenever a job of the organization ends."""
+    version = session.exec(
+        select(Organization.jobs_version).where(Organization.id == organization_id)
+    ).first()
+    return version or 0
 
 
 def record_indexed(

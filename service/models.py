@@ -107,6 +107,9 @@ class Organization(SQLModel, table=True):
     slug: str = Field(unique=True)
     name: str
     created_at: datetime = _created_at()
+    # Moves whenever one of its jobs ends: what the Jobs tab counts by finished status is unchanged
+    # while it stays put.
+    jobs_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class ApiToken(SQLModel, table=True):
@@ -166,9 +169,17 @@ class IngestionCommit(SQLModel, table=True):
     """One ingestion job: the history row and, through `delivery_id`, the idempotency key."""
 
     __tablename__ = "ingestion_commit"
-    __table_args__ = (sa.Index(None, "repository_id", "created_at"),)
+    __table_args__ = (
+        sa.Index(None, "repository_id", "created_at"),
+        # The Jobs tab's reads: an organization's jobs newest first, by status, by end time.
+        sa.Index(None, "organization_id", "id"),
+        sa.Index(None, "organization_id", "status"),
+        sa.Index(None, "organization_id", "processed_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    # The repository's, kept on the job too: every read of the history is scoped by it.
+    organization_id: int = Field(foreign_key="organization.id")
     store_id: int = Field(foreign_key="store.id", index=True)
     repository_id: int = Field(foreign_key="connected_repository.id")
     delivery_id: str = Field(unique=True)
@@ -180,6 +191,9 @@ class IngestionCommit(SQLModel, table=True):
         default=None, foreign_key="ingestion_commit.id", ondelete="SET NULL", index=True
     )
     event_id: str | None = None
+    # Set while one delivery of the job sends its event, so a copy arriving meanwhile does not
+    # send a second one (whose id Inngest would keep with no run).
+    event_claimed_at: datetime | None = _moment()
     run_id: str | None = None
     status: IngestionStatus = Field(
         default=IngestionStatus.QUEUED, sa_type=_enum_type(IngestionStatus), index=True
@@ -191,6 +205,7 @@ class IngestionCommit(SQLModel, table=True):
     error_message: str | None = Field(default=None, sa_type=sa.Text())
     created_at: datetime = _created_at()
     started_at: datetime | None = _moment()
+    planned_at: datetime | None = _moment()
     processed_at: datetime | None = _moment()
 
 

@@ -1,7 +1,11 @@
-"""Connecting repositories: the organization, its default store, and the repository row."""
+"""Connecting repositories: the organization, its default store, and the repository row; what a
+local checkout or GitHub says about a repository before it is connected."""
 
+import asyncio
 import hashlib
+import re
 import secrets
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,7 +14,11 @@ from sqlmodel import Session, select
 from service.models import ConnectedRepository, Organization, Provider, Store
 
 if TYPE_CHECKING:  # the embedders load onnxruntime: commands that only need names skip it
+    from service.deps import Services
     from service.embeddings import Embedder
+    from service.sources.github import GitHubRepository
+
+GITHUB_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*)/[A-Za-z0-9._-]+")
 
 DEFAULT_ORG = "default"
 DEFAULT_STORE = "docs"
@@ -67,6 +75,15 @@ def connect(
             ConnectedRepository.full_name == full_name,
         )
     ).first()
+    if local_path is not None:  # its pushes are matched by path: one connection per folder
+        same_folder = session.exec(
+            select(ConnectedRepository).where(ConnectedRepository.external_id == external_id)
+        ).first()
+        if same_folder is not None:
+            raise RepositoryError(
+                f"{local_path} is already connected as {same_folder.full_name} "
+                f"(id {same_folder.id})"
+            )
     if existing is not None:
         where = f" at {existing.local_path}" if existing.local_path else ""
         raise RepositoryError(f"{full_name} is already connected{where} (id {existing.id})")
@@ -99,3 +116,67 @@ def find_local(session: Session, path: Path) -> ConnectedRepository | None:
             ConnectedRepository.external_id == local_external_id(path)
         )
     ).first()
+
+
+def _git(path: Path, *args: str) -> str | None:
+    """git's output, or None when it fails."""
+    result = subprocess.run(
+        ["git", "-C", str(path), *args], capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+async def local_checkout(path: Path, branch: str | None) -> tuple[Path, str]:
+    """The top folder of the git repository at `path`, and the branch to index (the checked-out
+    one unless `branch` is given); a `RepositoryError` saying what is wrong otherwise."""
+
+    def inspect() -> tuple[Path, str]:
+        if not path.is_absolute():
+            raise RepositoryError(f"{path} is not an absolute path")
+        if not path.is_dir():
+            raise RepositoryError(f"{path} is not a folder on the service's machine")
+        bare = _git(path, "rev-parse", "--is-bare-repository")
+        if bare is None:
+            raise RepositoryError(f"{path} is not a git repository")
+        top = path if bare == "true" else Path(_git(path, "rev-parse", "--show-toplevel") or path)
+        chosen = branch or _git(top, "symbolic-ref", "--quiet", "--short", "HEAD")
+        if not chosen:
+            raise RepositoryError(f"HEAD of {top} is detached: name the branch to index")
+        if _git(top, "rev-parse", "--verify", "--quiet", f"refs/heads/{chosen}") is None:
+            raise RepositoryError(f"{top} has no branch {chosen}")
+        return top.resolve(), chosen
+
+    return await asyncio.to_thread(inspect)
+
+
+async def describe_github(
+    services: "Services", full_name: str, branch: str | None, installation_id: int | None
+) -> "GitHubRepository":
+    """What GitHub says about the repository, asked with the credentials ingestion will use."""
+    from service.deps import ConfigurationError
+    from service.sources import SourceError
+    from service.sources.github import GitHubSource
+
+    if not GITHUB_NAME.fullmatch(full_name):
+        raise RepositoryError(f"{full_name!r} is not a GitHub OWNER/NAME")
+    # Never saved: `source_for` reads only the provider, the name and the installation id.
+    candidate = ConnectedRepository(
+        organization_id=0,
+        provider=Provider.GITHUB,
+        external_id="",
+        full_name=full_name,
+        default_branch="",
+        installation_id=installation_id,
+        webhook_secret="",
+        store_id=0,
+    )
+    try:
+        source = services.source_for(candidate)
+        assert isinstance(source, GitHubSource)
+        found = await source.describe()
+        await source.resolve(branch or found.default_branch)
+    except ConfigurationError as exc:
+        raise RepositoryError(f"cannot read GitHub: {exc}") from exc
+    except SourceError as exc:
+        raise RepositoryError(str(exc)) from exc
+    return found

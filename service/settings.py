@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     inngest_base_url: str | None = Field(
         None, alias="INNGEST_BASE_URL", description="Origin of a self-hosted Inngest server."
     )
+    inngest_api_base_url: str | None = Field(
+        None,
+        alias="INNGEST_API_BASE_URL",
+        description="Origin of the Inngest API alone; the SDK reads it before INNGEST_BASE_URL.",
+    )
     inngest_signing_key: str | None = Field(
         None,
         alias="INNGEST_SIGNING_KEY",
@@ -119,6 +124,12 @@ class Settings(BaseSettings):
         ge=1,
         description="File runs processed at once (embedding rate limits).",
     )
+    demo: bool = Field(
+        False,
+        alias="DOCS_INGEST_DEMO",
+        description="`serve` seeds the demo (organization `demo`, a repository of this "
+        "project's docs, two pushes) once, and prints the Jobs tab link; `make run` sets it.",
+    )
 
     @property
     def embedded_engine(self) -> bool:
@@ -132,6 +143,13 @@ class Settings(BaseSettings):
     @property
     def app_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def public_url(self) -> str:
+        """Where people and GitHub reach the service: DOCS_INGEST_URL, else where it listens."""
+        configured = os.environ.get("DOCS_INGEST_URL", "").strip().rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return configured or f"http://{host}:{self.port}"
 
     @property
     def engine_db(self) -> Path:

@@ -8,6 +8,8 @@ from fastapi import FastAPI
 
 from functions import build_functions
 from router.endpoint import create_router
+from router.inngest_api import create_inngest_api
+from router.live import LiveStatus
 from service.deps import Services
 from service.settings import Settings
 from web.webhooks import PushIntake
@@ -18,10 +20,12 @@ INNGEST_PATH = "/api/inngest"
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     services = services or Services.create(settings)
+    live = LiveStatus(create_inngest_api(settings, services.http))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await live.aclose()
         await services.aclose()
 
     app = FastAPI(title="docs-ingest", lifespan=lifespan)
@@ -30,7 +34,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     client = services.inngest
     inngest.fast_api.serve(app, client, build_functions(client, services), serve_path=INNGEST_PATH)
     app.include_router(webhook_router)
-    app.include_router(create_router())
+    app.include_router(create_router(live))
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -10,9 +10,11 @@ event sends are batched across concurrent deliveries (`PushIntake`).
 import hashlib
 import hmac
 import logging
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import inngest
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
@@ -20,6 +22,7 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from router.names import WEBHOOK_PATH
 from service import jobs
 from service.batching import Batcher
 from service.db import batched_in_session
@@ -29,6 +32,7 @@ from service.models import (
     IngestionCommit,
     IngestionStatus,
     IngestionTrigger,
+    utc_now,
 )
 from service.planner import PAYLOAD_COMMIT_LIMIT
 
@@ -38,6 +42,9 @@ MAX_BODY_BYTES = 25 * 1024 * 1024
 EVENT_HEADER = "x-github-event"
 DELIVERY_HEADER = "x-github-delivery"
 SIGNATURE_HEADER = "x-hub-signature-256"
+# How long a copy of a delivery that is sending its job's event holds that right; a sender that
+# died is replaced by a redelivery after this.
+CLAIM_EXPIRES_AFTER = timedelta(seconds=60)
 
 router = APIRouter()
 
@@ -96,7 +103,7 @@ async def _read_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-@router.post("/webhooks/github")
+@router.post(WEBHOOK_PATH)
 async def github_webhook(request: Request) -> JSONResponse:
     intake: PushIntake = request.app.state.push_intake
     missing = [
@@ -149,20 +156,27 @@ Delivery = tuple[ConnectedRepository, PushPayload, str]  # repository, payload, 
 class RecordedJob(NamedTuple):
     id: int
     status: IngestionStatus
-    sent: bool  # its event was sent already, or is being sent for an earlier copy in the batch
+    sent: bool  # its event was sent already, or another copy of the delivery is sending it
 
 
 def _record_jobs(session: Session, deliveries: list[Delivery]) -> list[RecordedJob]:
-    """Each delivery's job, inserted if new; a racing insert of a delivery fails the batch."""
+    """Each delivery's job, inserted if new; a racing insert of a delivery fails the batch.
+
+    A job's event is sent by one copy of its delivery only: the one that inserts the row, or
+    that claims a row whose event was never recorded (its sender failed, or died and its claim
+    has expired). So the event id the row keeps is that of the event that started the job.
+    """
+    now = utc_now()
     wanted = {delivery_id for _, _, delivery_id in deliveries}
     query = select(IngestionCommit).where(col(IngestionCommit.delivery_id).in_(wanted))
     jobs = {
-        job.delivery_id: RecordedJob(job.id, job.status, job.event_id is not None)
+        job.delivery_id: RecordedJob(job.id, job.status, not _claim(session, job, now))
         for job in session.exec(query)
         if job.id is not None
     }
     new_rows = {
         delivery_id: {
+            "organization_id": repository.organization_id,
             "store_id": repository.store_id,
             "repository_id": repository.id,
             "delivery_id": delivery_id,
@@ -170,6 +184,7 @@ def _record_jobs(session: Session, deliveries: list[Delivery]) -> list[RecordedJ
             "after_sha": push.after,
             "ref": push.ref,
             "trigger": IngestionTrigger.PUSH,
+            "event_claimed_at": now,
         }
         for repository, push, delivery_id in deliveries
         if delivery_id not in jobs
@@ -188,6 +203,37 @@ def _record_jobs(session: Session, deliveries: list[Delivery]) -> list[RecordedJ
     return recorded
 
 
+def _claim(session: Session, job: IngestionCommit, now: datetime) -> bool:
+    """Whether this copy of the delivery now owns sending the job's event (one UPDATE, so two
+    copies racing under READ COMMITTED cannot both win)."""
+    if job.event_id is not None:
+        return False
+    claimed = session.execute(
+        sa.update(IngestionCommit)
+        .where(
+            col(IngestionCommit.id) == job.id,
+            col(IngestionCommit.event_id).is_(None),
+            sa.or_(
+                col(IngestionCommit.event_claimed_at).is_(None),
+                col(IngestionCommit.event_claimed_at) < now - CLAIM_EXPIRES_AFTER,
+            ),
+        )
+        .values(event_claimed_at=now)
+        .returning(col(IngestionCommit.id))
+    )
+    return claimed.first() is not None
+
+
+def _release_claims(session: Session, job_ids: list[int]) -> list[None]:
+    """The event of these jobs was not sent: a redelivery may send it."""
+    session.execute(
+        sa.update(IngestionCommit)
+        .where(col(IngestionCommit.id).in_(job_ids))
+        .values(event_claimed_at=None)
+    )
+    return [None] * len(job_ids)
+
+
 def _record_events(session: Session, sent: list[tuple[int, str]]) -> list[None]:
     jobs.record_event_ids(session, sent)
     return [None] * len(sent)
@@ -200,6 +246,7 @@ class PushIntake:
         self.find_repository = batched_in_session(db, _find_repositories)
         self.record_job = batched_in_session(db, _record_jobs)
         self.record_event = batched_in_session(db, _record_events)
+        self.release_claim = batched_in_session(db, _release_claims)
         self.send: Batcher[inngest.Event, str] = Batcher(client.send)
 
 
@@ -232,6 +279,7 @@ async def _accept_push(
         event_id = await intake.send(inngest.Event(name=GITHUB_PUSH, id=delivery, data=data))
     except Exception as exc:  # the SDK raises several types; every one means "not sent"
         log.warning("job %s: could not send %s: %s", job.id, GITHUB_PUSH, exc)
+        await intake.release_claim(job.id)
         return _answer(503, error="could not start the job; GitHub will redeliver", job_id=job.id)
     await intake.record_event((job.id, event_id))
     return _answer(202, job_id=job.id, status=job.status)

@@ -201,6 +201,7 @@ def test_run_has_no_output_while_running_and_has_it_once_completed(tmp_path: Pat
         h.advance(PAST_SLEEP_MS)
         done = h.wait_run(listed["run_id"])
         listed_done = h.runs(event_id)
+        run_page = h.http.get("/run", params={"runID": listed["run_id"]})
 
     for run in (listed, running):
         assert set(run) == RUN_KEYS, run
@@ -215,6 +216,8 @@ def test_run_has_no_output_while_running_and_has_it_once_completed(tmp_path: Pat
     assert done["status"] == "Completed"
     assert done["output"] == {"woke": 7}
     assert parse_timestamp(done["ended_at"]) >= parse_timestamp(done["run_started_at"])
+    assert run_page.status_code == 307
+    assert run_page.headers["location"] == f"/v1/runs/{done['run_id']}"
 
 
 def test_failed_and_cancelled_runs_and_deleting_a_finished_run(tmp_path: Path) -> None:

@@ -58,6 +58,12 @@ class Router:
             )
         return row, repo
 
+    def services_repository(self, repository_id: int) -> ConnectedRepository:
+        with session_scope(self.services.db) as session:
+            row = session.get(ConnectedRepository, repository_id)
+        assert row is not None
+        return row
+
     def query(self, procedure: str, token: str | None, input: Any = None) -> httpx.Response:
         params = {"input": json.dumps(input)} if input is not None else None
         return self.client.get(f"/api/trpc/{procedure}", params=params, headers=_auth(token))

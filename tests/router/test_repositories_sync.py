@@ -39,4 +39,5 @@ def test_a_sync_that_inngest_cannot_take_fails_its_job_with_the_reason(tmp_path:
     assert (job.trigger, job.after_sha, job.before_sha) == (IngestionTrigger.MANUAL, head, None)
     assert job.status is IngestionStatus.FAILED
     assert job.error_message == response.json()["error"]["message"]
-    assert job.error_message.startswith("could not start the sync: Inngest did not take the event")
+    expected = f"could not start job #{job.id}: Inngest did not take the event"
+    assert job.error_message.startswith(expected)

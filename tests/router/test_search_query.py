@@ -55,6 +55,8 @@ def test_search_returns_the_closest_passage_of_the_callers_documents(tmp_path: P
         "headingPath": ["Animals"],
         "title": "Animals",
         "text": ANIMALS.strip(),
+        "url": None,
+        "localPath": str(system.repo.path / "animals.md"),
     }
     assert elsewhere.json()["result"]["data"]["hits"] == []
     assert foreign.json()["result"]["data"] == {"organization": "acme", "hits": []}

@@ -68,6 +68,7 @@ def job_id(db: sa.Engine) -> int:
         )
         assert repository.id is not None
         job = IngestionCommit(
+            organization_id=repository.organization_id,
             store_id=repository.store_id,
             repository_id=repository.id,
             delivery_id="delivery-1",

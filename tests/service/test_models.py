@@ -85,6 +85,7 @@ def make_ingestion(session: Session, delivery_id: str = "delivery-1") -> Ingesti
     repository = session.exec(select(ConnectedRepository)).first() or make_repository(session)
     assert repository.id is not None
     ingestion = IngestionCommit(
+        organization_id=repository.organization_id,
         store_id=repository.store_id,
         repository_id=repository.id,
         delivery_id=delivery_id,

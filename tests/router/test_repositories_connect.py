@@ -1,0 +1,90 @@
+"""`repositories.connect` connects a local git repository (or says what is wrong with the path),
+and `repositories.list` shows each repository's last job."""
+
+from pathlib import Path
+from typing import Any
+
+from service.models import IngestionStatus
+from tests.e2e.system import GitRepo
+from tests.router.jobs_factory import make_job
+from tests.router.service import running_router
+
+
+def _data(response: Any) -> Any:
+    assert response.status_code == 200, response.text
+    return response.json()["result"]["data"]
+
+
+def test_a_local_repository_is_connected_on_its_checked_out_branch(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "handbook")
+    (repo.path / "guide").mkdir()
+    (repo.path / "guide" / "a.md").write_text("# A\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "first")
+    with running_router(tmp_path) as router:
+        token = router.token()
+        # A folder inside the repository connects the repository itself.
+        connected = _data(
+            router.mutate(
+                "repositories.connect",
+                token,
+                {"provider": "local", "path": str(repo.path / "guide")},
+            )
+        )
+        again = router.mutate(
+            "repositories.connect", token, {"provider": "local", "path": str(repo.path)}
+        )
+        job_id = make_job(
+            router.services.db,
+            router.services_repository(connected["repository"]["id"]),
+            status=IngestionStatus.FAILED,
+        )
+        listed = _data(router.query("repositories.list", token))
+
+    repository = connected["repository"]
+    assert connected["webhook"] is None
+    assert (repository["fullName"], repository["defaultBranch"]) == ("handbook", "main")
+    assert repository["localPath"] == str(repo.path.resolve())
+    assert repository["configStatus"] == "pending" and repository["lastJob"] is None
+    assert again.status_code == 412
+    assert "handbook is already connected" in again.json()["error"]["message"]
+    [shown] = listed
+    assert shown["lastJob"]["id"] == job_id and shown["lastJob"]["status"] == "failed"
+
+
+def test_a_path_that_cannot_be_connected_says_why(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with running_router(tmp_path) as router:
+        token = router.token()
+        answers = {
+            "relative": router.mutate(
+                "repositories.connect", token, {"provider": "local", "path": "docs"}
+            ),
+            "missing": router.mutate(
+                "repositories.connect", token, {"provider": "local", "path": str(tmp_path / "no")}
+            ),
+            "plain": router.mutate(
+                "repositories.connect", token, {"provider": "local", "path": str(plain)}
+            ),
+            "provider": router.mutate(
+                "repositories.connect", token, {"provider": "gitlab", "path": "x"}
+            ),
+            "github name": router.mutate(
+                "repositories.connect", token, {"provider": "github", "fullName": "not a name"}
+            ),
+        }
+
+    messages = {key: answer.json()["error"]["message"] for key, answer in answers.items()}
+    assert {key: answer.status_code for key, answer in answers.items()} == {
+        "relative": 412,
+        "missing": 412,
+        "plain": 412,
+        "provider": 400,
+        "github name": 412,
+    }
+    assert messages["relative"] == "docs is not an absolute path"
+    assert messages["missing"] == f"{tmp_path / 'no'} is not a folder on the service's machine"
+    assert messages["plain"] == f"{plain} is not a git repository"
+    assert "provider" in messages["provider"]
+    assert messages["github name"] == "'not a name' is not a GitHub OWNER/NAME"
