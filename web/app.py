@@ -12,6 +12,7 @@ from router.inngest_api import create_inngest_api
 from router.live import LiveStatus
 from service.deps import Services
 from service.settings import Settings
+from web.ui import create_ui_router
 from web.webhooks import PushIntake
 from web.webhooks import router as webhook_router
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     inngest.fast_api.serve(app, client, build_functions(client, services), serve_path=INNGEST_PATH)
     app.include_router(webhook_router)
     app.include_router(create_router(live))
+    app.include_router(create_ui_router())
 
     @app.get("/health")
     async def health() -> dict[str, str]:

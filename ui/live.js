@@ -1,0 +1,57 @@
+// One polling loop: it runs `task` every `interval` ms while the page is visible and the last
+// run said there is still something unfinished; a hidden page stops it, coming back resumes it.
+
+export function createPoller(task, interval = 3000) {
+  let timer = null;
+  let running = false;
+  let again = false;
+  let wanted = true;
+
+  const visible = () => document.visibilityState === 'visible';
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = null;
+    if (wanted && visible()) timer = setTimeout(run, interval);
+  }
+
+  async function run() {
+    clearTimeout(timer);
+    timer = null;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      wanted = await task();
+    } catch (error) {
+      console.warn('refresh failed', error);
+      wanted = true;
+    } finally {
+      running = false;
+    }
+    if (again) {
+      again = false;
+      run();
+    } else {
+      schedule();
+    }
+  }
+
+  document.addEventListener('visibilitychange', () => {
+    if (visible()) run();
+    else {
+      clearTimeout(timer);
+      timer = null;
+    }
+  });
+
+  return {
+    /** Refresh now (after an action or a filter change), then keep the rhythm. */
+    now() {
+      if (visible()) run();
+      else wanted = true;
+    },
+  };
+}
