@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+run: export DOCS_INGEST_DEMO ?= 1
 run: $(STAMP)
 	$(BIN)/docs-ingest serve
 

@@ -9,7 +9,9 @@ import signal
 import sys
 
 import click
+from fastapi import FastAPI
 
+from cli.demo import run_demo
 from engine.cli import start_server
 from service.db import migrate
 from service.settings import Settings, get_settings
@@ -49,18 +51,24 @@ async def _serve(settings: Settings) -> None:
     log.info("service listening on %s (functions at %s)", settings.app_url, INNGEST_PATH)
     if not settings.embedded_engine:
         log.info("using external Inngest; sync %s%s from it", settings.app_url, INNGEST_PATH)
-        await serving
+        demo = _start_demo(settings, app)
+        try:
+            await serving
+        finally:
+            _stop(demo)
         return
     engine = await _start_engine(settings)
     log.info(
         'try it: curl -s -X POST %s/e/dev -d \'{"name": "docs/ping", "data": {"message": "hi"}}\'',
         settings.engine_url,
     )
+    demo = _start_demo(settings, app)
     engine_exit = asyncio.create_task(engine.wait())
     try:
         await asyncio.wait({serving, engine_exit}, return_when=asyncio.FIRST_COMPLETED)
         engine_died = engine_exit.done()
     finally:
+        _stop(demo)
         server.should_exit = True
         if engine.returncode is None:
             engine.terminate()
@@ -70,6 +78,18 @@ async def _serve(settings: Settings) -> None:
         raise click.ClickException(
             f"the embedded engine stopped (exit code {engine.returncode}); see its log above"
         )
+
+
+def _start_demo(settings: Settings, app: FastAPI) -> asyncio.Task[None] | None:
+    """Seed the demo beside serving (DOCS_INGEST_DEMO): it waits for the service and engine."""
+    if not settings.demo:
+        return None
+    return asyncio.create_task(run_demo(settings, app.state.services))
+
+
+def _stop(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
 
 
 async def _start_engine(settings: Settings) -> asyncio.subprocess.Process:
