@@ -1,5 +1,6 @@
 """`docs-ingest sync REPO`: ask the running service to re-index a repository in full."""
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -57,17 +58,20 @@ def _repository_id(client: ServiceClient, given: str) -> int:
         return int(given)
     repositories: list[dict[str, Any]] = client.query(ProcedureName.REPOSITORIES_LIST)
     path = Path(given).expanduser()
-    if path.is_dir():
-        root = repository_root(path)
-        found = [
-            r for r in repositories if r["localPath"] and Path(r["localPath"]).resolve() == root
-        ]
-    else:
+    found = []
+    if path.is_dir():  # a folder of a connected repository, else perhaps a name
+        with contextlib.suppress(click.ClickException):
+            root = repository_root(path)
+            found = [
+                r for r in repositories if r["localPath"] and Path(r["localPath"]).resolve() == root
+            ]
+    if not found:
         found = [r for r in repositories if r["fullName"].lower() == given.lower()]
     if len(found) != 1:
-        kind = "local repository at" if path.is_dir() else "repository named"
+        where = " or at that path" if path.is_dir() else ""
         raise click.ClickException(
-            f"the token's organization has no {kind} {given}: see `docs-ingest repo list`"
+            f"the token's organization has no repository named {given}{where}: see "
+            "`docs-ingest repo list`"
             if not found
             else f"{given} names {len(found)} repositories: use the id from `docs-ingest repo list`"
         )

@@ -4,6 +4,7 @@ head is processed again, unchanged or not, and the job is followed to its end.""
 import json
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
 from service.events import SYNC_REQUESTED
@@ -14,7 +15,12 @@ from tests.e2e.system import running_system
 PAGES = {f"docs/page-{n}.md": f"# Page {n}\n\nThis page explains topic {n}.\n" for n in range(3)}
 
 
-def test_sync_reindexes_every_file_of_the_repository(tmp_path: Path) -> None:
+def test_sync_reindexes_every_file_of_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A folder of the current directory that shares the repository's name does not hide it.
+    (tmp_path / "cwd" / "docs").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "cwd")
     with running_system(tmp_path) as system:
         env = system_env(system)
         system.repo.write(PAGES)
