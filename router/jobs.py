@@ -3,7 +3,8 @@
 The table is the history; Inngest is asked only about the jobs the table has not seen finish
 (through the shared `LiveStatus`, which answers from its cache or within its timeout, and says
 when its answer is stale). A terminal state Inngest reports that the table has not recorded (a
-run failed or was cancelled outside the app) is written back. Finished jobs never touch Inngest.
+run failed or was cancelled outside the app) is written back. `jobs.list` never asks about a
+finished job; `jobs.get` asks about the one job it details, to show its run's output or error.
 """
 
 import logging
@@ -330,6 +331,8 @@ async def _live(
     def write_back(session: Session) -> dict[int, IngestionCommit]:
         updated = {}
         for job_id, (status, run) in ended.items():
+            if jobs.get_job(session, job_id).status not in jobs.UNFINISHED:
+                continue  # it ended in the table meanwhile, which knows why
             if status is IngestionStatus.CANCELLED:
                 jobs.cancel(session, job_id)
             else:
@@ -366,18 +369,17 @@ def _waiting_reasons(active: Sequence[IngestionCommit], answer: LiveAnswer) -> d
 
 
 def _run_details(context: Context, job: IngestionCommit, answer: LiveAnswer) -> RunDetails | None:
-    if job.run_id is None and (job.id is None or answer.runs.get(job.id) is None):
-        return None
-    run = answer.runs.get(job.id) if job.id is not None else None
+    run = answer.runs.get(views.id_of(job))
     run_id = run.run_id if run is not None else job.run_id
-    assert run_id is not None
+    if run_id is None:
+        return None
     failed = run is not None and run.status == "Failed"
     return RunDetails(
         id=run_id,
         url=context.live.run_url(run_id),
         status=run.status if run is not None else None,
-        output=None if run is None or failed else run.output,
-        error=_run_error(run.output) if failed and run is not None else None,
+        output=run.output if run is not None and not failed else None,
+        error=_run_error(run.output) if run is not None and failed else None,
     )
 
 
@@ -399,7 +401,7 @@ def _view(
     answer: LiveAnswer,
     waiting_for: str | None,
 ) -> Job:
-    run = answer.runs.get(job.id) if job.id is not None else None
+    run = answer.runs.get(views.id_of(job))
     run_id = job.run_id or (run.run_id if run is not None else None)
     return views.job_view(
         job,
@@ -408,7 +410,7 @@ def _view(
         run_url=context.live.run_url(run_id) if run_id else None,
         run_status=run.status if run is not None else None,
         waiting_for=waiting_for,
-        stale=job.id in answer.stale_jobs,
+        stale=answer.is_stale(views.id_of(job)),
     )
 
 
