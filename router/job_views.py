@@ -339,12 +339,12 @@ def job_view(
 
 
 def github_web_origin(api_url: str) -> str:
-    """Where people browse the repositories of a GitHub API: github.com, or a GitHub Enterprise
-    host (whose API lives under /api/v3)."""
-    origin = api_url.rstrip("/")
-    if origin == "https://api.github.com":
-        return "https://github.com"
-    return origin.removesuffix("/api/v3")
+    """Where people browse the repositories of a GitHub API: `api.github.com` and GitHub
+    Enterprise Cloud's `api.NAME.ghe.com` drop their `api.`; GitHub Enterprise Server's API lives
+    under /api/v3 of the site itself."""
+    origin = api_url.rstrip("/").removesuffix("/api/v3")
+    scheme, _, host = origin.partition("://")
+    return f"{scheme}://{host.removeprefix('api.')}"
 
 
 def _compare_url(repo_url: str | None, before: str | None, after: str) -> str | None:

@@ -75,6 +75,28 @@ def test_a_failed_file_is_shown_and_retried_alone(tmp_path: Path) -> None:
     assert [job["id"] for job in found["jobs"]] == [second.id, first.id]
 
 
+def test_a_whole_job_retry_redoes_what_the_index_lacks_at_the_jobs_sha(tmp_path: Path) -> None:
+    with running_system(tmp_path) as system:
+        system.repo.write({**GOOD, BROKEN: page("Broken", ("Why", "Its blob will be gone."))})
+        system.repo.commit("docs")
+        system.repo.lose_object(system.repo.blob_of(BROKEN))
+        first = system.finished(system.push())
+        token = _token(system)
+
+        system.repo.git("hash-object", "-w", BROKEN)
+        retried = _call(system, token, "jobs.retry", {"id": first.id}, query=False)["job"]
+        second = system.finished(retried["id"])
+
+    assert (retried["trigger"], retried["retryOf"], retried["after"]) == (
+        "retry",
+        first.id,
+        first.after_sha,
+    )
+    assert second.status is IngestionStatus.PROCESSED, second.error_message
+    # The other files are indexed at that sha already: only the failed one is redone.
+    assert (second.files_total, second.files_processed) == (1, 1)
+
+
 def _many_files(system: System) -> None:
     system.repo.write(
         {

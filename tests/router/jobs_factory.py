@@ -30,6 +30,7 @@ def make_job(
     error: str | None = None,
     event_id: str | None = None,
     run_id: str | None = None,
+    retry_of: int | None = None,
 ) -> int:
     """A job of `repository` in `status`, with one row per file; its id."""
     assert repository.id is not None
@@ -49,6 +50,7 @@ def make_job(
             error_message=error,
             event_id=event_id,
             run_id=run_id,
+            retry_of=retry_of,
             created_at=now - timedelta(seconds=30),
             started_at=None if status is IngestionStatus.QUEUED else now - timedelta(seconds=20),
             planned_at=None if status is IngestionStatus.QUEUED else now - timedelta(seconds=15),

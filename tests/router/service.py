@@ -77,11 +77,12 @@ def _auth(token: str | None) -> dict[str, str]:
 
 
 @contextmanager
-def running_router(tmp_path: Path) -> Iterator[Router]:
+def running_router(tmp_path: Path, **overrides: Any) -> Iterator[Router]:
     settings = Settings(  # type: ignore[call-arg]
         DOCS_INGEST_DATA_DIR=str(tmp_path / "data"),
         # No engine listens there: an event the router sends fails at once.
         DOCS_INGEST_ENGINE_PORT=unused_port(),
+        **overrides,
     )
     migrate(settings.sqlalchemy_url)
     services = Services.create(settings)

@@ -6,7 +6,8 @@ No Inngest answers here, so every unfinished job's live part is stale; finished 
 from pathlib import Path
 from typing import Any
 
-from service.models import FileStatus, IngestionStatus
+from service.db import session_scope
+from service.models import ConnectedRepository, FileStatus, IngestionStatus
 from tests.router.jobs_factory import make_job
 from tests.router.service import Router, running_router
 
@@ -196,3 +197,34 @@ def test_cancel_ends_a_queued_job_at_once_even_when_inngest_is_unreachable(
     assert cancelled["status"] == "cancelled"
     assert cancelled["progress"]["skipped"] == 1
     assert many["results"] == []
+
+
+def test_a_job_being_retried_or_left_behind_by_the_index_is_not_retried_again(
+    tmp_path: Path,
+) -> None:
+    with running_router(tmp_path) as router:
+        handbook, _ = router.local_repository("handbook")
+        db = router.services.db
+        failed = make_job(db, handbook, status=IngestionStatus.FAILED, after="a" * 40)
+        make_job(db, handbook, status=IngestionStatus.QUEUED, after="a" * 40, retry_of=failed)
+        older = make_job(db, handbook, status=IngestionStatus.FAILED, after="b" * 40)
+        newer = make_job(db, handbook, status=IngestionStatus.PROCESSED, after="c" * 40)
+        with session_scope(db) as session:
+            row = session.get(ConnectedRepository, handbook.id)
+            assert row is not None
+            row.last_ingested_sha = "c" * 40
+            session.add(row)
+        token = router.token()
+
+        being_retried = router.mutate("jobs.retry", token, {"id": failed})
+        left_behind = router.mutate("jobs.retry", token, {"id": older})
+
+    assert being_retried.status_code == left_behind.status_code == 409
+    assert (
+        being_retried.json()["error"]["message"]
+        == f"job #{failed} is being retried by job #{failed + 1}"
+    )
+    assert left_behind.json()["error"]["message"] == (
+        f"the index of handbook has moved past job #{older} (job #{newer} indexed "
+        f"{'c' * 12}): sync the repository instead"
+    )

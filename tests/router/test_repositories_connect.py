@@ -4,6 +4,9 @@ and `repositories.list` shows each repository's last job."""
 from pathlib import Path
 from typing import Any
 
+import pytest
+import respx
+
 from service.models import IngestionStatus
 from tests.e2e.system import GitRepo
 from tests.router.jobs_factory import make_job
@@ -88,3 +91,35 @@ def test_a_path_that_cannot_be_connected_says_why(tmp_path: Path) -> None:
     assert messages["plain"] == f"{plain} is not a git repository"
     assert "provider" in messages["provider"]
     assert messages["github name"] == "'not a name' is not a GitHub OWNER/NAME"
+
+
+def test_a_github_repository_is_connected_and_its_webhook_shown_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCS_INGEST_URL", "https://docs.example.com")
+    api = "https://api.github.test"
+    with (
+        running_router(tmp_path, GITHUB_API_URL=api, GITHUB_TOKEN="ghp_test") as router,
+        respx.mock(base_url=api, assert_all_called=True) as github,
+    ):
+        github.get("/repos/octo/docs").respond(
+            json={"id": 1296269, "full_name": "Octo/Docs", "default_branch": "trunk"}
+        )
+        github.get("/repos/octo/docs/commits/trunk").respond(text="a" * 40)
+        token = router.token()
+        connected = _data(
+            router.mutate(
+                "repositories.connect", token, {"provider": "github", "fullName": "octo/docs"}
+            )
+        )
+        listed = _data(router.query("repositories.list", token))
+        secret = router.services_repository(connected["repository"]["id"]).webhook_secret
+
+    repository = connected["repository"]
+    assert (repository["fullName"], repository["defaultBranch"]) == ("Octo/Docs", "trunk")
+    assert repository["url"] == "https://github.test/Octo/Docs"
+    assert connected["webhook"] == {
+        "url": "https://docs.example.com/webhooks/github",
+        "secret": secret,
+    }
+    assert secret not in str(listed)  # shown once: the list never carries it
