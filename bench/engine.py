@@ -17,6 +17,11 @@ Then it measures:
 Targets: p50 <= 50 ms for one 2-step run (the Inngest dev server needs 0.4-0.6 s: its 150 ms queue
 tick); 1,000 runs at >= 20 runs/s (10x the dev server's ~2 runs/s); engine overhead < 5 ms per
 step. Run with `.venv/bin/python bench/engine.py` (or `make bench`). Not a test: nothing imports it.
+
+`--retention` measures history retention instead: the engine runs with `--retention 1m` under
+steady load (--rate runs/s for --minutes), and the size of its SQLite file (with its WAL) is
+printed every --sample-s seconds, with the rows it holds. Target: once a retention period and a
+pruning pass have gone by, the file stops growing.
 """
 
 import argparse
@@ -24,6 +29,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -45,6 +51,8 @@ TERMINAL = {"Completed", "Failed", "Cancelled"}
 TARGET_P50_MS = 50.0
 TARGET_RUNS_PER_S = 20.0
 TARGET_OVERHEAD_MS = 5.0
+RETENTION = "1m"
+RETENTION_S = 60
 
 
 # The SDK app, run in its own process (`--serve-app`), so that it does not share a GIL with the
@@ -165,6 +173,7 @@ def processes(args: argparse.Namespace, workdir: Path) -> Iterator["Setup"]:
         *("--host", "127.0.0.1", "--port", str(engine_port)),
         *("-u", f"{app_origin}/api/inngest", "--no-discovery", "--no-poll"),
         *("--queue-workers", str(args.queue_workers)),
+        *(("--retention", RETENTION) if args.retention else ()),
     ]
     if args.profile:
         engine_cmd = [
@@ -339,6 +348,99 @@ def target(goal: str, measured: str, ok: bool) -> None:
     print(f"  {goal:<40} {measured:>14}  {'ok' if ok else 'MISSED'}")
 
 
+# The retention scenario.
+
+
+@dataclass(frozen=True)
+class Sample:
+    elapsed_s: float
+    db_bytes: int
+    wal_bytes: int
+    free_pages: int
+    runs: int
+    running: int
+    steps: int
+    events: int
+    queue: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.db_bytes + self.wal_bytes
+
+
+def sample(http: httpx.Client, db: Path, elapsed_s: float) -> Sample:
+    """File sizes from the file system; row counts through a read-only connection."""
+    wal = db.with_name(db.name + "-wal")
+    uri = f"file:{db}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, isolation_level=None)) as conn:
+
+        def one(sql: str) -> int:
+            return int(conn.execute(sql).fetchone()[0])
+
+        conn.execute("BEGIN")  # one snapshot for all the counts
+        counts = [
+            one("PRAGMA freelist_count"),
+            one("SELECT COUNT(*) FROM runs"),
+            one("SELECT COUNT(*) FROM runs WHERE status = 'Running'"),
+            one("SELECT COUNT(*) FROM steps"),
+            one("SELECT COUNT(*) FROM events"),
+        ]
+        conn.execute("COMMIT")
+    queue = int(http.get("/dev").json()["queue"])
+    wal_bytes = wal.stat().st_size if wal.exists() else 0
+    return Sample(elapsed_s, db.stat().st_size, wal_bytes, *counts, queue)
+
+
+def steady_load(http: httpx.Client, db: Path, args: argparse.Namespace) -> list[Sample]:
+    """Send --rate events per second for --minutes, sampling the file every --sample-s."""
+    tick_s, duration_s = 0.25, args.minutes * 60
+    per_tick = max(1, round(args.rate * tick_s))
+    samples: list[Sample] = []
+    start = time.monotonic()
+    next_tick = next_sample = start
+    print(
+        f"\n{'elapsed':>8} {'db+wal MB':>10} {'wal MB':>7} {'free pg':>8} {'runs':>7}"
+        f" {'running':>8} {'steps':>7} {'events':>7} {'queue':>6}"
+    )
+    while True:
+        now = time.monotonic()
+        last = now - start >= duration_s
+        if now >= next_sample or last:
+            s = sample(http, db, now - start)
+            samples.append(s)
+            print(
+                f"{s.elapsed_s:>7.0f}s {s.total_bytes / 1e6:>10.2f} {s.wal_bytes / 1e6:>7.2f}"
+                f" {s.free_pages:>8} {s.runs:>7} {s.running:>8} {s.steps:>7} {s.events:>7}"
+                f" {s.queue:>6}",
+                flush=True,
+            )
+            next_sample += args.sample_s
+        if last:
+            return samples
+        send(http, per_tick)
+        next_tick += tick_s
+        time.sleep(max(0.0, next_tick - time.monotonic()))
+
+
+def report_retention(samples: list[Sample], rate: float) -> None:
+    # Steady from one retention period plus one pass (a quarter period) plus a margin.
+    settled = [s for s in samples if s.elapsed_s >= RETENTION_S * 1.5]
+    if len(settled) < 2:
+        print("\nToo short to see the steady state: run for at least 3 minutes.")
+        return
+    sizes = [s.total_bytes for s in settled]
+    first, last = settled[0], settled[-1]
+    growth = (last.total_bytes - first.total_bytes) / first.total_bytes
+    print(
+        f"\nAt {rate:g} runs/s with --retention {RETENTION}: after {first.elapsed_s:.0f} s the file"
+        f" holds {min(sizes) / 1e6:.2f}-{max(sizes) / 1e6:.2f} MB; from {first.elapsed_s:.0f} s"
+        f" to {last.elapsed_s:.0f} s it went {first.total_bytes / 1e6:.2f} ->"
+        f" {last.total_bytes / 1e6:.2f} MB ({growth:+.1%}); runs held"
+        f" {min(s.runs for s in settled)}-{max(s.runs for s in settled)}."
+    )
+    target("file size flat once settled (<= +10%)", f"{growth:+.1%}", growth <= 0.10)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -375,6 +477,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--profile", type=Path, help="run the engine under cProfile and write the stats here"
     )
+    parser.add_argument(
+        "--retention",
+        action="store_true",
+        help=f"measure history retention instead: steady load, engine --retention {RETENTION}",
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=10.0, help="--retention: minutes of load (default 10)"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=20.0, help="--retention: runs sent per second (default 20)"
+    )
+    parser.add_argument(
+        "--sample-s", type=float, default=15.0, help="--retention: seconds between samples (15)"
+    )
     parser.add_argument("--serve-app", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--engine-url", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -387,6 +503,14 @@ def main() -> None:
         return
     poll_s = args.poll_ms / 1000
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
+        if args.retention:
+            with (
+                processes(args, Path(tmp)) as setup,
+                httpx.Client(base_url=setup.engine_url, timeout=60) as http,
+            ):
+                samples = steady_load(http, Path(tmp) / "engine.db", args)
+            report_retention(samples, args.rate)
+            return
         with (
             processes(args, Path(tmp)) as setup,
             httpx.Client(base_url=setup.engine_url, timeout=60) as http,

@@ -4,9 +4,9 @@ Event API `POST /e/{key}`, sync `POST /fn/register`, REST v1 for events, runs an
 plus `GET /health`, `GET /dev`, `POST /dev/sync` (sync the configured apps now) and
 `GET /run?runID=` (where `inngest dev` shows a run, which links from the Jobs tab lead to).
 Errors use the Inngest envelope `{"error", "status", "data": null}` with the same HTTP status.
+Bad input of any kind is a 4xx that names the problem: bodies go through `engine.bodies`.
 """
 
-import json
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -14,11 +14,21 @@ from urllib.parse import quote
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from engine.bodies import (
+    MAX_EVENTS,
+    MAX_GROWTH,
+    BodyError,
+    encoded_size,
+    parse_json,
+    read_body,
+)
+from engine.console_api import CONSOLE_PREFIX, console_app
 from engine.consts import ENVIRONMENT_ID, INTERNAL_PREFIX, SERVER_KIND_DEV, ZERO_UUID, RunStatus
 from engine.expressions import ExpressionError, check
 from engine.functions import RegistrationError
+from engine.ids import is_ulid
 from engine.server import Engine
 from engine.store import Run, StoredEvent
 from engine.timeutil import format_timestamp, parse_timestamp
@@ -40,14 +50,16 @@ class ApiError(Exception):
 def create_api(engine: Engine) -> Starlette:
     async def send_events(request: Request) -> Response:
         try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return _json({"ids": [], "status": 400, "error": "body is not valid JSON"}, 400)
-        events = body if isinstance(body, list) else [body]
-        try:
+            raw = await read_body(request, engine.max_request_size)
+            body = parse_json(raw)
+            events = body if isinstance(body, list) else [body]
+            if len(events) > MAX_EVENTS:
+                raise ApiError(400, f"Cannot have more than {MAX_EVENTS} events in a batch")
+            if len(raw) * MAX_GROWTH > engine.max_event_size:
+                _check_event_sizes(events, engine.max_event_size)
             cleaned = [_validate_event(event, index) for index, event in enumerate(events)]
-        except ApiError as exc:
-            return _json({"ids": [], "status": 400, "error": exc.message}, 400)
+        except (ApiError, BodyError) as exc:
+            return _json({"ids": [], "status": exc.status, "error": exc.message}, exc.status)
         ids = engine.machine.ingest(cleaned)
         engine.notify()
         return _json({"ids": ids, "status": 200})
@@ -57,19 +69,21 @@ def create_api(engine: Engine) -> Starlette:
         if expected and expected != SERVER_KIND_DEV:
             return _json({"error": f"this is a dev server, the app expects {expected!r}"}, 400)
         try:
-            body = json.loads(await request.body())
+            body = parse_json(await read_body(request, engine.max_request_size))
             if not isinstance(body, dict):
                 raise RegistrationError("the body must be a JSON object")
             app = body.get("appname") or body.get("appName")
-            if not app or not body.get("url"):
-                raise RegistrationError("'appname' and 'url' are required")
+            if not (isinstance(app, str) and app and isinstance(body.get("url"), str)):
+                raise RegistrationError("'appname' and 'url' are required and must be strings")
             modified = engine.machine.register(
-                str(app),
-                str(body["url"]),
+                app,
+                body["url"],
                 str(body.get("sdk", "")),
                 str(body.get("framework", "")),
                 body.get("functions"),
             )
+        except BodyError as exc:
+            return _json({"error": exc.message}, exc.status)
         except (ValueError, RegistrationError) as exc:
             return _json({"error": str(exc)}, 400)
         engine.notify()
@@ -78,12 +92,18 @@ def create_api(engine: Engine) -> Starlette:
     async def list_events(request: Request) -> Response:
         params = request.query_params
         limit = _int_param(params.get("limit"), EVENTS_LIMIT_DEFAULT, "limit")
+        cursor = params.get("cursor") or None
+        if cursor is not None and not is_ulid(cursor):
+            raise ApiError(400, f"Invalid cursor query parameter: {cursor!r} is not an event id")
+        after = _time_param(params.get("received_after"), "received_after")
+        before = _time_param(params.get("received_before"), "received_before")
+        _check_range(after, before, "received_after", "received_before")
         events = engine.store.list_events(
             limit=max(1, min(limit, EVENTS_LIMIT_MAX)),
-            before_id=params.get("cursor"),
+            before_id=cursor and cursor.upper(),
             name=params.get("name"),
-            received_after=_time_param(params.get("received_after"), "received_after"),
-            received_before=_time_param(params.get("received_before"), "received_before"),
+            received_after=after,
+            received_before=before,
         )
         return _data([_event_json(event) for event in events], engine)
 
@@ -108,21 +128,23 @@ def create_api(engine: Engine) -> Starlette:
         return Response(status_code=200, headers=_HEADERS)
 
     async def bulk_cancel(request: Request) -> Response:
-        try:
-            body = json.loads(await request.body())
-        except ValueError as exc:
-            raise ApiError(400, "body is not valid JSON") from exc
+        body = parse_json(await read_body(request, engine.max_request_size))
         if not isinstance(body, dict):
             raise ApiError(400, "body must be a JSON object")
         for name in ("app_id", "function_id", "started_before"):
             if not isinstance(body.get(name), str) or not body[name]:
                 raise ApiError(400, f"'{name}' is required")
         now = engine.clock.now()
-        before = _time_param(body["started_before"], "started_before") or now
-        after = _time_param(body.get("started_after"), "started_after") or 0
+        before = _time_param(body["started_before"], "started_before")
+        assert before is not None  # a non-empty string, checked above
+        after = _time_param(body.get("started_after"), "started_after")
         if before > now:
             raise ApiError(400, "'started_before' must not be in the future")
+        _check_range(after, before, "started_after", "started_before")
+        after = after or 0
         expr = body.get("if") or None
+        if expr is not None and not isinstance(expr, str):
+            raise ApiError(400, "'if' must be a string (a CEL expression)")
         if expr is not None:
             try:
                 check(expr)
@@ -185,12 +207,14 @@ def create_api(engine: Engine) -> Starlette:
         Route("/dev", dev_info, methods=["GET"]),
         Route("/dev/sync", sync_now, methods=["POST"]),
         Route("/run", run_page, methods=["GET"]),
+        Mount(CONSOLE_PREFIX, app=console_app(engine)),
     ]
-    return Starlette(routes=routes, exception_handlers={ApiError: _api_error})
+    handlers = {ApiError: _api_error, BodyError: _api_error}
+    return Starlette(routes=routes, exception_handlers=handlers)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
+    assert isinstance(exc, ApiError | BodyError)
     return _json({"error": exc.message, "status": exc.status, "data": None}, exc.status)
 
 
@@ -201,6 +225,16 @@ def _json(body: Any, status: int = 200) -> JSONResponse:
 def _data(data: Any, engine: Engine) -> JSONResponse:
     fetched = format_timestamp(engine.clock.now())
     return _json({"data": data, "metadata": {"fetched_at": fetched, "cached_until": None}})
+
+
+def _check_event_sizes(events: list[Any], limit: int) -> None:
+    """Refuse the whole request when one of its events is over the limit (413), so that nothing
+    of it is stored; Inngest's message, with the event's index."""
+    for index, event in enumerate(events):
+        size = encoded_size(event)
+        if size > limit:
+            message = f"Event is over the max size: Max {limit} bytes / Size {size} bytes"
+            raise ApiError(413, f"{message} (event {index})")
 
 
 def _validate_event(event: Any, index: int) -> dict[str, Any]:
@@ -270,9 +304,17 @@ def _time_param(value: Any, name: str) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return parse_timestamp(str(value))
+        ms = parse_timestamp(str(value))
     except ValueError as exc:
         raise ApiError(400, f"'{name}' must be an RFC 3339 timestamp") from exc
+    if ms < 0:
+        raise ApiError(400, f"'{name}' is out of range: it is before 1970")
+    return ms
+
+
+def _check_range(after: int | None, before: int | None, after_name: str, before_name: str) -> None:
+    if after is not None and before is not None and after > before:
+        raise ApiError(400, f"'{after_name}' must not be later than '{before_name}'")
 
 
 def _fn_uuid(slug: str) -> str:

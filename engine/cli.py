@@ -64,6 +64,9 @@ def build_engine(cfg: dev_config.DevConfig, db: Path) -> Engine:
         retry_interval=cfg.retry_interval,
         poll_interval=None if cfg.no_poll else cfg.poll_interval,
         discovery=not cfg.no_discovery,
+        max_request_size=cfg.max_request_size,
+        max_event_size=cfg.max_event_size,
+        retention_ms=cfg.retention_ms,
     )
 
 
@@ -103,6 +106,22 @@ def build_engine(cfg: dev_config.DevConfig, db: Path) -> Engine:
     help="Seconds between retries; 0 = exponential backoff.  [default: 0]",
 )
 @click.option("--queue-workers", type=int, help="SDK calls in flight at once.  [default: 100]")
+@click.option(
+    "--max-request-size",
+    type=int,
+    help="Largest request body in bytes; a longer one is refused with 413.  [default: 3145728]",
+)
+@click.option(
+    "--max-event-size",
+    type=int,
+    help="Largest event in bytes (as compact JSON); a request holding a larger one is refused"
+    " with 413.  [default: 262144]",
+)
+@click.option(
+    "--retention",
+    help="How long events, finished runs and their steps are kept, e.g. 7d, 24h, 1m;"
+    " 0s keeps everything.  [default: 7d]",
+)
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.bodies import MAX_EVENT_SIZE, MAX_REQUEST_SIZE
+from engine.timeutil import parse_duration
+
 CONFIG_NAMES = ("inngest.json", "inngest.yaml", "inngest.yml")
 
 
@@ -30,7 +33,14 @@ class DevConfig:
     poll_interval: int = 5
     retry_interval: int = 0
     queue_workers: int = 100
+    max_request_size: int = MAX_REQUEST_SIZE
+    max_event_size: int = MAX_EVENT_SIZE
+    retention: str = "7d"
     path: Path | None = None
+
+    @property
+    def retention_ms(self) -> int:
+        return parse_duration(self.retention)
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -87,7 +97,7 @@ def load(
     urls = pick("sdk-url", [])
     urls = [urls] if isinstance(urls, str) else list(urls)
     try:
-        return DevConfig(
+        config = DevConfig(
             sdk_urls=[url for url in urls if url],
             host=str(pick("host", defaults.host) or defaults.host),
             port=int(pick("port", defaults.port)),
@@ -96,10 +106,21 @@ def load(
             poll_interval=int(pick("poll-interval", defaults.poll_interval)),
             retry_interval=int(pick("retry-interval", defaults.retry_interval)),
             queue_workers=int(pick("queue-workers", defaults.queue_workers)),
+            max_request_size=int(pick("max-request-size", defaults.max_request_size)),
+            max_event_size=int(pick("max-event-size", defaults.max_event_size)),
+            retention=str(pick("retention", defaults.retention)),
             path=path,
         )
+        parse_duration(config.retention)  # a bad duration is a config error now, not later
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path or 'configuration'}: {exc}") from exc
+    for key, size in (
+        ("max-request-size", config.max_request_size),
+        ("max-event-size", config.max_event_size),
+    ):
+        if size < 1:
+            raise ConfigError(f"{path or 'configuration'}: {key} must be a positive byte count")
+    return config
 
 
 def _coerce(value: str, like: Any) -> Any:

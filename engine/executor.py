@@ -1,8 +1,9 @@
 """One HTTP call to an SDK app, turned into an `Outcome`.
 
 Every way a call can go wrong (no connection, a timeout, an answer that is not from an Inngest
-SDK, a body that is not JSON) becomes a retriable `CallFailed` here, at the boundary, so the run
-machine deals only with outcomes.
+SDK, a body that is not JSON, or JSON with `NaN` or `Infinity` that no API answer could carry)
+becomes a retriable `CallFailed` here, at the boundary, so the run machine deals only with
+outcomes.
 """
 
 import json
@@ -11,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from engine.bodies import loads_finite
 from engine.consts import (
     NO_RETRY_HEADER,
     REQUEST_VERSION,
@@ -53,7 +55,7 @@ class Executor:
                 str(opts.get("url")), json=opts.get("body"), headers=headers
             )
             response.raise_for_status()
-            return {"data": response.json()}
+            return {"data": loads_finite(response.content)}
         except (httpx.HTTPError, ValueError) as exc:
             return {"error": {"name": "AIGatewayError", "message": str(exc)}}
 
@@ -83,7 +85,7 @@ def parse_response(status: int, headers: httpx.Headers, content: bytes, now: int
         )
     retriable = headers.get(NO_RETRY_HEADER, "").lower() != "true"
     try:
-        body = json.loads(content) if content else None
+        body = loads_finite(content) if content else None
     except ValueError:
         return CallFailed(
             _error(f"the SDK answered HTTP {status} with a body that is not JSON"), retriable=True

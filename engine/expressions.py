@@ -54,9 +54,13 @@ def _select(path: list[str], value: Any) -> Any:
 
 def evaluate_cel(source: str, variables: dict[str, Any]) -> Any:
     """`evaluate` through the CEL interpreter, whatever the expression."""
-    activation = {name: json_to_cel(value) for name, value in variables.items()}
+    program = _program(source)
     try:
-        result = _program(source).evaluate(activation)
+        activation = {name: json_to_cel(value) for name, value in variables.items()}
+    except (ValueError, OverflowError):  # an integer beyond 64 bits, which CEL cannot hold
+        return None
+    try:
+        result = program.evaluate(activation)
     except CELEvalError:
         return None
     if isinstance(result, CELEvalError):

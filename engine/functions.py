@@ -6,12 +6,13 @@ never runs with flow control silently missing.
 
 from typing import Any, Literal
 
+import httpx
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine import expressions
 from engine.consts import DEFAULT_RETRIES, DISCOVERY_STEP, MAX_RETRIES
-from engine.cron import cron_expression
+from engine.cron import cron_expression, next_fire
 from engine.timeutil import parse_duration
 
 UNSUPPORTED_OPTIONS = ("singleton", "timeouts")
@@ -48,8 +49,14 @@ class Trigger(_Config):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str | None) -> str | None:
-        if value is not None and not croniter.is_valid(cron_expression(value)):
+        if value is None:
+            return value
+        if not croniter.is_valid(cron_expression(value)):
             raise ValueError(f"invalid cron expression {value!r}")
+        try:  # an unknown TZ= zone, or a date that never comes (Feb 30)
+            next_fire(value, 0)
+        except Exception as exc:
+            raise ValueError(f"cron expression {value!r} never fires: {exc}") from None
         return value
 
     @field_validator("jitter")
@@ -135,6 +142,17 @@ class StepRetries(_Config):
 class StepRuntime(_Config):
     type: str
     url: str
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"invalid URL {value!r}: {exc}") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"{value!r} is not an http or https URL")
+        return value
 
 
 class StepConfig(_Config):

@@ -29,3 +29,13 @@ def ulid_ms(ulid: str) -> int:
     for char in ulid[:10].upper():
         value = value * 32 + _ALPHABET.index(char)
     return value
+
+
+def is_ulid(text: str) -> bool:
+    """Whether `text` is a ULID as Inngest parses one: 26 Crockford base-32 characters (any
+    case) whose value fits in 128 bits."""
+    return (
+        len(text) == 26
+        and text[0] in "01234567"
+        and all(char in _ALPHABET for char in text.upper())
+    )

@@ -12,6 +12,7 @@ from typing import Any
 
 from engine import expressions
 from engine.clock import Clock
+from engine.console_store import ConsoleStore
 from engine.consts import (
     DEFAULT_TIMEOUT_MS,
     DISCOVERY_STEP,
@@ -53,6 +54,10 @@ class RunMachine:
         self.backoff = backoff
         self.functions: dict[str, FunctionConfig] = {}
         self.flow = FlowControl(store, clock, self._start_run)
+        # What the console shows of each run: step times and every SDK call's outcome.
+        self.history = ConsoleStore(store)
+        # queue item id -> when its SDK call began; in memory: after a restart none is in flight
+        self.calls_started: dict[int, int] = {}
         self._load_functions()
 
     def _load_functions(self) -> None:
@@ -180,6 +185,8 @@ class RunMachine:
         fn = None if run is None else self.functions.get(run.fn_slug)
         if run is None or fn is None or run.status is not RunStatus.RUNNING:
             return None
+        self.calls_started[item.id] = started = self.clock.now()
+        self.history.began(run.run_id, started)
         steps = self.store.steps(run.run_id)
         body = {
             "event": run.event,
@@ -203,6 +210,7 @@ class RunMachine:
     def apply_call(self, item: QueueItem, outcome: Outcome) -> None:
         """Move a run on with what its SDK call answered."""
         now = self.clock.now()
+        times = (item.due_at, self.calls_started.pop(item.id, now), now)
         with self.store.transaction():
             if not self.store.dequeue(item.id):
                 return
@@ -216,14 +224,17 @@ class RunMachine:
                 return
             match outcome:
                 case Completed(output):
+                    self.history.attempt(run.run_id, item.step_id or "", item.attempt, times)
                     self._finish(run, RunStatus.COMPLETED, output, now)
                 case CallFailed(error, retriable, retry_at):
+                    self.history.attempt(run.run_id, item.step_id or "", item.attempt, times, error)
                     if not (retriable and self._retry(run, item, fn, now, retry_at)):
                         self._finish(run, RunStatus.FAILED, error, now)
                 case Reported(ops, retriable):
                     try:
+                        group = _parallel_group(ops)
                         for op in ops:
-                            self._apply_op(run, fn, item, op, retriable, now)
+                            self._apply_op(run, fn, item, op, retriable, times, group)
                     except (ValueError, TypeError, KeyError) as exc:
                         message = f"the SDK reported a step the engine cannot read: {exc}"
                         self._finish(
@@ -260,11 +271,19 @@ class RunMachine:
         item: QueueItem,
         op: dict[str, Any],
         retriable: bool,
-        now: int,
+        times: tuple[int, int, int],
+        group: str | None,
     ) -> None:
+        """`times`: when the call was due, began and ended; `group`: the parallel group of the
+        steps the SDK planned together."""
+        now = times[2]
         step_id = str(op.get("id", ""))
         opts = op.get("opts") or {}
         kind = op.get("op")
+        if kind in (Opcode.STEP_RUN, Opcode.STEP_ERROR, Opcode.STEP_FAILED):
+            self.history.step_seen(run.run_id, op, item.due_at)
+            error = None if kind == Opcode.STEP_RUN else op.get("error") or {}
+            self.history.attempt(run.run_id, step_id, item.attempt, times, error)
         if kind == Opcode.STEP_RUN:
             self._complete_step(run, step_id, {"data": op.get("data")}, now)
         elif kind == Opcode.STEP_ERROR and retriable and self._retry(run, item, fn, now):
@@ -276,20 +295,27 @@ class RunMachine:
         ):
             return  # already done or already under way: a re-discovered step
         elif kind == Opcode.STEP_PLANNED:
+            self.history.step_seen(run.run_id, op, now, group)
             self.store.enqueue(
                 QueueKind.CALL, now, run_id=run.run_id, step_id=step_id, priority=run.priority
             )
         elif kind == Opcode.SLEEP:
             wake_at = _timestamp_or(opts.get("duration"), op.get("name"), now)
+            self.history.step_seen(run.run_id, op, now, info={"sleep_until": wake_at})
             self.store.enqueue(QueueKind.WAKE, wake_at, run_id=run.run_id, step_id=step_id)
         elif kind == Opcode.WAIT_FOR_EVENT:
             expires = now + parse_duration(opts.get("timeout") or "365d")
             name = str(opts.get("event") or op.get("name"))
+            if opts.get("if"):  # checked now: every later event of that name evaluates it
+                expressions.check(opts["if"])
             self.store.add_wait(run.run_id, step_id, name, opts.get("if"), now, expires)
+            wait = {"event": name, "if": opts.get("if"), "timeout_at": expires}
+            self.history.step_seen(run.run_id, op, now, info=wait)
             self.store.enqueue(QueueKind.WAIT_TIMEOUT, expires, run_id=run.run_id, step_id=step_id)
         elif kind == Opcode.INVOKE_FUNCTION:
             self._invoke(run, step_id, op, opts, now)
         elif kind == Opcode.AI_GATEWAY:
+            self.history.step_seen(run.run_id, op, now)
             self.store.enqueue(
                 QueueKind.AI_REQUEST, now, run_id=run.run_id, step_id=step_id, payload=opts
             )
@@ -303,6 +329,9 @@ class RunMachine:
         target = self.functions.get(str(opts.get("function_id")))
         if target is None:
             message = f"invoked function {opts.get('function_id')!r} is not registered"
+            self.history.step_seen(
+                run.run_id, op, now, info={"function_id": opts.get("function_id")}
+            )
             self._complete_step(run, step_id, {"error": {"name": "Error", "message": message}}, now)
             return
         timeout = parse_duration(opts["timeout"]) if opts.get("timeout") else DEFAULT_TIMEOUT_MS
@@ -326,9 +355,11 @@ class RunMachine:
             received_at=now,
         )
         self.store.insert_event(event)
-        self._start_run(
+        child = self._start_run(
             target, [event], due_at=now, parent={"run_id": run.run_id, "step_id": step_id}
         )
+        invoked = {"function_id": target.id, "run_id": child.run_id, "timeout_at": now + timeout}
+        self.history.step_seen(run.run_id, op, now, info=invoked)
         self.store.enqueue(
             QueueKind.INVOKE_TIMEOUT, now + timeout, run_id=run.run_id, step_id=step_id
         )
@@ -336,6 +367,7 @@ class RunMachine:
     def _complete_step(self, run: Run, step_id: str, memo: Any, now: int) -> None:
         """Memoize a finished step and ask for the next one when nothing else is outstanding."""
         self.store.memoize(run.run_id, step_id, memo)
+        self.history.step_ended(run.run_id, step_id, now)
         race = self.store.remove_pending(run.run_id, step_id)
         if race or not self.store.has_pending(run.run_id):
             self._discover(run, now)
@@ -441,6 +473,7 @@ class RunMachine:
 
     def postpone(self, item: QueueItem, delay_ms: int) -> None:
         """Push back an item whose handling crashed, so it is retried later, not in a hot loop."""
+        self.calls_started.pop(item.id, None)
         with self.store.transaction():
             if self.store.dequeue(item.id):
                 self.store.enqueue(
@@ -476,6 +509,58 @@ class RunMachine:
             for run in runs:
                 self._finish(run, RunStatus.CANCELLED, None, now)
         return len(runs)
+
+    # what the console does beyond the REST API
+
+    def rerun(self, run_id: str) -> Run | None:
+        """A new run of `run_id`'s function with the same events; None when the run, its function
+        or its events are gone."""
+        with self.store.transaction():
+            run = self.store.get_run(run_id)
+            fn = None if run is None else self.functions.get(run.fn_slug)
+            events = [
+                self.store.get_event(event_id) for event_id in self.history.event_ids_of(run_id)
+            ]
+            found = [event for event in events if event is not None]
+            if run is None or fn is None or not found:
+                return None
+            now = self.clock.now()
+            return self._start_run(fn, found, due_at=now, batch_id=run.batch_id, cron=run.cron)
+
+    def invoke(self, fn_slug: str, data: dict[str, Any], user: dict[str, Any]) -> Run | None:
+        """Start `fn_slug` now with `data`, whatever its triggers, as the Invoke button of the
+        Inngest console does; None when no such function is registered."""
+        fn = self.functions.get(fn_slug)
+        if fn is None:
+            return None
+        now = self.clock.now()
+        event = StoredEvent(
+            internal_id=new_ulid(now),
+            id="",
+            name=InternalEvent.FUNCTION_INVOKED,
+            data={**data, "_inngest": {"fn_id": fn.id, "source": "console"}},
+            user=user,
+            ts=now,
+            v=None,
+            received_at=now,
+        )
+        with self.store.transaction():
+            self.store.insert_event(event)
+            return self._start_run(fn, [event], due_at=now)
+
+    def forget_app(self, app: str) -> None:
+        """Remove an app and its functions: their crons stop and their events start nothing."""
+        with self.store.transaction():
+            self.store.replace_functions(app, {})
+            self.history.delete_app(app)
+            self._load_functions()
+            schedule_crons(self.store, self.functions.values(), self.clock.now())
+
+
+def _parallel_group(ops: list[Any]) -> str | None:
+    """Steps the SDK planned in one answer run in parallel: they share the first one's id."""
+    planned = [op for op in ops if isinstance(op, dict) and op.get("op") == Opcode.STEP_PLANNED]
+    return str(planned[0].get("id", "")) if len(planned) > 1 else None
 
 
 def _timestamp_or(duration: Any, name: Any, now: int) -> int:

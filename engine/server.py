@@ -2,6 +2,7 @@
 
 `Engine.run()` moves due queue items to workers until stopped; each worker makes one SDK call (or
 fires one timer) and hands the outcome to the run machine, which commits it in one transaction.
+Beside it run the app syncs and the pruning of history older than the retention period.
 """
 
 import asyncio
@@ -12,10 +13,12 @@ from typing import Any
 
 import httpx
 
+from engine.bodies import MAX_EVENT_SIZE, MAX_REQUEST_SIZE
 from engine.clock import Clock, SystemClock
 from engine.consts import SDK_HEADER, SERVER_KIND_DEV, SERVER_KIND_HEADER, QueueKind
 from engine.executor import Executor
 from engine.outcomes import CallFailed
+from engine.retention import DEFAULT_RETENTION_MS, Retention, longest_rate_period
 from engine.runs import RunMachine, exponential_backoff, linear_backoff
 from engine.scheduler import Scheduler
 from engine.store import QueueItem, Store
@@ -62,6 +65,9 @@ class Engine:
         poll_interval: int | None = 5,
         discovery: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_request_size: int = MAX_REQUEST_SIZE,
+        max_event_size: int = MAX_EVENT_SIZE,
+        retention_ms: int = DEFAULT_RETENTION_MS,
     ) -> None:
         self.clock = clock or SystemClock()
         self.store = Store(db)
@@ -72,6 +78,14 @@ class Engine:
         self.workers = workers
         self.poll_interval = poll_interval
         self.discovery = discovery
+        self.max_request_size = max_request_size
+        self.max_event_size = max_event_size
+        self.retention = Retention(
+            self.store,
+            self.clock,
+            retention_ms,
+            lambda: longest_rate_period(self.machine.functions.values()),
+        )
         self._transport = transport
         self._wake: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -96,14 +110,15 @@ class Engine:
         ) as http:
             self._http = http
             executor = Executor(http)
-            syncing = asyncio.create_task(self._sync_loop())
+            background = [asyncio.create_task(self._sync_loop())]
+            if self.retention.keep_ms > 0:  # 0: keep all history
+                background.append(asyncio.create_task(self.retention.run()))
             try:
                 await self._loop(executor)
             finally:
-                syncing.cancel()
-                for task in list(self._tasks):
+                for task in [*background, *self._tasks]:
                     task.cancel()
-                await asyncio.gather(syncing, *self._tasks, return_exceptions=True)
+                await asyncio.gather(*background, *self._tasks, return_exceptions=True)
                 self._http = None
 
     async def _loop(self, executor: Executor) -> None:

@@ -89,6 +89,38 @@ _MIGRATIONS = [
     CREATE INDEX queue_ready ON queue (sort_at, id) WHERE parked IS NULL;
     CREATE INDEX queue_parked ON queue (parked, sort_at, id) WHERE parked IS NOT NULL;
     """,
+    # The console (engine/console_store.py): when a run's first SDK call began (`started_at` is
+    # when it was queued), each step's timeline and every SDK call it took, and indexes that list
+    # runs newest first per status, or per function and status, on each of the three times.
+    """
+    ALTER TABLE runs ADD COLUMN began_at INTEGER;
+    DROP INDEX runs_by_fn;
+    CREATE INDEX runs_by_fn_queued ON runs (fn_slug, status, started_at, run_id);
+    CREATE INDEX runs_by_fn_began ON runs (fn_slug, status, began_at, run_id)
+        WHERE began_at IS NOT NULL;
+    CREATE INDEX runs_by_fn_ended ON runs (fn_slug, status, ended_at, run_id)
+        WHERE ended_at IS NOT NULL;
+    CREATE INDEX runs_by_status_queued ON runs (status, started_at, run_id);
+    CREATE INDEX runs_by_status_began ON runs (status, began_at, run_id)
+        WHERE began_at IS NOT NULL;
+    CREATE INDEX runs_by_status_ended ON runs (status, ended_at, run_id)
+        WHERE ended_at IS NOT NULL;
+    CREATE INDEX run_events_by_run ON run_events (run_id);
+    CREATE TABLE run_steps (
+        run_id TEXT NOT NULL, step_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+        group_id TEXT, queued_at INTEGER NOT NULL, ended_at INTEGER, info TEXT,
+        PRIMARY KEY (run_id, step_id)
+    );
+    CREATE TABLE step_attempts (
+        run_id TEXT NOT NULL, step_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+        queued_at INTEGER NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL,
+        error TEXT
+    );
+    CREATE INDEX step_attempts_by_run ON step_attempts (run_id);
+    CREATE TABLE app_syncs (
+        url TEXT PRIMARY KEY, kept INTEGER NOT NULL, synced_at INTEGER, error TEXT
+    );
+    """,
 ]
 
 
@@ -162,6 +194,9 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
+        # The WAL file keeps the largest size it ever reached unless this trims it when it is
+        # reset; 4 MiB is what the default checkpoint (every 1000 pages) lets it reach.
+        self._db.execute("PRAGMA journal_size_limit=4194304")
         self._depth = 0
         self._migrate()
 
@@ -298,7 +333,8 @@ class Store:
 
     def insert_run(self, run: Run, event_ids: list[str]) -> None:
         self._run(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?, ?, ?)",
+            "INSERT INTO runs (run_id, fn_slug, event_id, events, batch_id, cron, status,"
+            " started_at, concurrency, priority, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             run.run_id,
             run.fn_slug,
             run.event_id,
@@ -604,6 +640,86 @@ class Store:
 
     def save_cancellation(self, cancellation_id: str, body: dict[str, Any]) -> None:
         self._run("INSERT INTO cancellations VALUES (?, ?)", cancellation_id, _dumps(body))
+
+    # retention: each call is one short transaction over at most `limit` rows. Rows are visited
+    # in insertion (rowid) order, which is time order, so a pass stops at the first row too
+    # young to go instead of scanning the whole table.
+
+    def prune_runs(self, cutoff: int, after: int, limit: int) -> tuple[int, int | None]:
+        """Delete the runs among the next `limit` after position `after` that ended before
+        `cutoff`, with their step outputs; never a running run. Returns how many went and the
+        position to go on from, or None once no later run can have ended before `cutoff`."""
+        with self.transaction():
+            rows = self._all(
+                "SELECT rowid AS pos, run_id, status, started_at, ended_at FROM runs"
+                " WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                after,
+                limit,
+            )
+            doomed = [
+                (row["run_id"],)
+                for row in rows
+                if row["status"] != RunStatus.RUNNING
+                and row["ended_at"] is not None
+                and row["ended_at"] < cutoff
+            ]
+            for table in ("steps", "run_steps", "step_attempts"):
+                self._db.executemany(f"DELETE FROM {table} WHERE run_id = ?", doomed)  # noqa: S608
+            self._db.executemany("DELETE FROM runs WHERE run_id = ?", doomed)
+        done = len(rows) < limit or rows[-1]["started_at"] >= cutoff
+        return len(doomed), None if done else int(rows[-1]["pos"])
+
+    def prune_events(self, cutoff: int, after: int, limit: int) -> tuple[int, int | None]:
+        """Delete the events among the next `limit` after position `after` that arrived before
+        `cutoff` and that nothing stored refers to: no run (so never the event of a running
+        run), no pending debounce or batch. Returns what `prune_runs` returns."""
+        with self.transaction():
+            rows = self._all(
+                "SELECT rowid AS pos, internal_id, received_at, EXISTS (SELECT 1 FROM run_events"
+                " JOIN runs USING (run_id) WHERE run_events.event_id = events.internal_id)"
+                " AS has_run FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                after,
+                limit,
+            )
+            held = {
+                row[0]
+                for row in self._all(
+                    "SELECT event_id FROM debounces"
+                    " UNION SELECT value FROM batches, json_each(batches.events)"
+                )
+            }
+            doomed = [
+                (row["internal_id"],)
+                for row in rows
+                if row["received_at"] < cutoff
+                and not row["has_run"]
+                and row["internal_id"] not in held
+            ]
+            self._db.executemany("DELETE FROM run_events WHERE event_id = ?", doomed)
+            self._db.executemany("DELETE FROM events WHERE internal_id = ?", doomed)
+        done = len(rows) < limit or rows[-1]["received_at"] >= cutoff
+        return len(doomed), None if done else int(rows[-1]["pos"])
+
+    def prune_state(self, now: int, hits_before: int, cancelled_before: str, limit: int) -> int:
+        """Delete up to `limit` rows of each kind that no longer decide anything: expired dedup
+        and idempotency keys, rate-limit hits before `hits_before`, throttles whose next start is
+        past; and bulk cancellations created before `cancelled_before` (RFC 3339). Returns how
+        many went."""
+        deleted = 0
+        with self.transaction():
+            for table, condition, value in (
+                ("claimed_keys", "expires_at <= ?", now),
+                ("rate_hits", "at < ?", hits_before),
+                ("throttles", "tat < ?", now),
+                ("cancellations", "json_extract(body, '$.created_at') < ?", cancelled_before),
+            ):
+                deleted += self._run(
+                    f"DELETE FROM {table} WHERE rowid IN"  # noqa: S608 - fixed names
+                    f" (SELECT rowid FROM {table} WHERE {condition} LIMIT ?)",
+                    value,
+                    limit,
+                )
+        return deleted
 
 
 def _event_from_row(row: sqlite3.Row) -> StoredEvent:

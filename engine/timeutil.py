@@ -1,5 +1,6 @@
 """Durations and timestamps as the Inngest wire formats write them."""
 
+import math
 import re
 from datetime import UTC, datetime
 
@@ -15,6 +16,8 @@ _UNIT_MS = {
     "w": 604_800_000,
 }
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w)")
+# Past this, `now + duration` stops being a date anyone means, and soon a 64-bit column overflows.
+MAX_DURATION_MS = 100 * 365 * 86_400_000
 
 
 def parse_duration(text: str) -> int:
@@ -28,6 +31,8 @@ def parse_duration(text: str) -> int:
         pos = match.end()
     if not text or pos != len(text):
         raise ValueError(f"invalid duration {text!r}: expected e.g. '30s', '5m', '1h30m'")
+    if not math.isfinite(total) or total > MAX_DURATION_MS:
+        raise ValueError(f"duration {text[:40]!r} is too long: at most 100 years")
     return int(total)
 
 
@@ -41,7 +46,10 @@ def parse_timestamp(text: str) -> int:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    try:
+        return int(parsed.timestamp() * 1000)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+14:00, before year 1 in UTC
+        raise ValueError(f"timestamp {text!r} is out of range") from exc
 
 
 def format_timestamp(ms: int) -> str:

@@ -113,3 +113,43 @@ def test_a_wrongly_typed_value_is_an_error_naming_the_file(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as raised:
         load({}, file, {})
     assert str(file) in str(raised.value)
+
+
+def test_limits_and_retention_take_flag_then_environment_then_file_then_default(
+    tmp_path: Path,
+) -> None:
+    file = write(
+        tmp_path / "inngest.json",
+        {"max-event-size": 1000, "max-request-size": 5000, "retention": "2d"},
+    )
+    env = {"INNGEST_MAX_EVENT_SIZE": "2000", "INNGEST_RETENTION": "12h"}
+
+    flagged = load({"max_event_size": 3000, "retention": "1m"}, file, env)
+    from_env = load({}, file, env)
+    from_file = load({}, file, {})
+    defaults = load({}, write(tmp_path / "empty" / "inngest.json", {}), {})
+
+    assert (flagged.max_event_size, flagged.retention_ms) == (3000, 60_000)
+    assert (from_env.max_event_size, from_env.retention_ms) == (2000, 12 * 3_600_000)
+    assert (from_file.max_event_size, from_file.max_request_size) == (1000, 5000)
+    assert from_file.retention_ms == 2 * 86_400_000
+    assert defaults.max_request_size == 3 * 1024 * 1024
+    assert defaults.max_event_size == 256 * 1024
+    assert defaults.retention_ms == 7 * 86_400_000
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"retention": "a week"}, "invalid duration"),
+        ({"max-event-size": 0}, "max-event-size"),
+        ({"max-request-size": -1}, "max-request-size"),
+    ],
+)
+def test_a_bad_limit_or_retention_is_an_error_naming_it(
+    tmp_path: Path, values: dict[str, object], named: str
+) -> None:
+    file = write(tmp_path / "inngest.json", values)
+
+    with pytest.raises(ConfigError, match=named):
+        load({}, file, {})
