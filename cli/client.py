@@ -8,7 +8,6 @@ settings). Every failure becomes one line for a person:
 """
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -18,11 +17,9 @@ import click
 import httpx
 
 from router.names import INPUT_PARAMETER, TRPC_PATH, ProcedureName
-from service.settings import Settings
+from service.settings import URL_VARIABLE, Settings
 
-URL_VARIABLE = "DOCS_INGEST_URL"
 TIMEOUT_S = 60.0  # the first search of a fresh service loads the embedding model
-_ANY_INTERFACE = {"0.0.0.0", "::", ""}  # noqa: S104 - recognised, not bound to
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +45,7 @@ class ServiceError(click.ClickException):
 
 def service_url(settings: Settings) -> str:
     """`DOCS_INGEST_URL`, or where `serve` listens with these settings."""
-    configured = os.environ.get(URL_VARIABLE, "").strip()
-    if configured:
-        return configured.rstrip("/")
-    host = "127.0.0.1" if settings.host in _ANY_INTERFACE else settings.host
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
+    return settings.public_url
 
 
 class ServiceClient:

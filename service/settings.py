@@ -22,6 +22,10 @@ def default_data_dir() -> Path:
     return Path(xdg) / "docs-ingest"
 
 
+URL_VARIABLE = "DOCS_INGEST_URL"
+_ANY_INTERFACE = {"0.0.0.0", "::", ""}  # noqa: S104 - recognised, not bound to
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -146,10 +150,13 @@ class Settings(BaseSettings):
 
     @property
     def public_url(self) -> str:
-        """Where people and GitHub reach the service: DOCS_INGEST_URL, else where it listens."""
-        configured = os.environ.get("DOCS_INGEST_URL", "").strip().rstrip("/")
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
-        return configured or f"http://{host}:{self.port}"
+        """Where people, GitHub and the CLI reach the service: DOCS_INGEST_URL, else where it
+        listens (a wildcard interface is reached on loopback)."""
+        configured = os.environ.get(URL_VARIABLE, "").strip().rstrip("/")
+        if configured:
+            return configured
+        host = "127.0.0.1" if self.host in _ANY_INTERFACE else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @property
     def engine_db(self) -> Path:
