@@ -175,23 +175,18 @@ async def connect(context: Context, input: ConnectInput) -> Connected:
                 "installation_id": target.installation_id,
             }
 
-        def write(session: Session) -> Repository:
+        def write(session: Session) -> tuple[Repository, str]:
             row = repositories.connect(session, embedder=services.embedder, org_slug=org, **fields)
             every = _list(session, row.organization_id, _github(context))
-            return next(repo for repo in every if repo.id == row.id)
+            return next(repo for repo in every if repo.id == row.id), row.webhook_secret
 
-        repository = await context.in_session(write)
+        repository, secret = await context.in_session(write)
     except RepositoryError as exc:
         raise ProcedureError(ErrorCode.PRECONDITION_FAILED, str(exc)) from exc
     webhook = None
     if repository.provider is Provider.GITHUB:
-        secret = await context.in_session(_webhook_secret, repository.id)
         webhook = Webhook(url=services.settings.public_url + WEBHOOK_PATH, secret=secret)
     return Connected(repository=repository, webhook=webhook)
-
-
-def _webhook_secret(session: Session, repository_id: int) -> str:
-    return jobs.get_repository(session, repository_id).webhook_secret
 
 
 def _list(session: Session, organization_id: int, github: str) -> list[Repository]:
