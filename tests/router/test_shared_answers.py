@@ -32,7 +32,7 @@ def test_concurrent_callers_share_one_computation_then_a_refresh_replaces_it() -
         fresh = await shared.get(1, "jobs.list", compute)  # 1, as it is
         clock.now += 0.6
         served_while_refreshing = await shared.get(1, "jobs.list", compute)  # 1; 3 computes
-        await asyncio.sleep(0.01)
+        await asyncio.gather(*(asyncio.all_tasks() - {asyncio.current_task()}))  # the refresh
         refreshed = await shared.get(1, "jobs.list", compute)  # 3
         clock.now += 2.5
         too_old = await shared.get(1, "jobs.list", compute)  # waits for 4
