@@ -300,10 +300,8 @@ def job_view(
     stale: bool = False,
 ) -> Job:
     assert job.id is not None and repository.id is not None
-    pending = job.files_total - job.files_processed - job.files_skipped - job.files_failed
-    repo_url = (
-        f"{github_web}/{repository.full_name}" if repository.provider is Provider.GITHUB else None
-    )
+    pending = pending_files(job)
+    repo_url = repository_url(repository, github_web)
     return Job(
         id=job.id,
         repository=RepositoryRef(
@@ -336,6 +334,18 @@ def job_view(
         run=RunRef(id=job.run_id, url=run_url, status=run_status),
         stale=stale,
     )
+
+
+def pending_files(job: IngestionCommit) -> int:
+    """The job's files not yet done, from its counters."""
+    return job.files_total - job.files_processed - job.files_skipped - job.files_failed
+
+
+def repository_url(repository: ConnectedRepository, github_web: str) -> str | None:
+    """Where people browse the repository: its GitHub page; a local one has none."""
+    if repository.provider is not Provider.GITHUB:
+        return None
+    return f"{github_web}/{repository.full_name}"
 
 
 def github_web_origin(api_url: str) -> str:
@@ -382,7 +392,7 @@ def phases(job: IngestionCommit, last_file_at: datetime | None) -> list[Phase]:
     """
     status = job.status
     finished = status not in (IngestionStatus.QUEUED, IngestionStatus.RUNNING)
-    pending = job.files_total - job.files_processed - job.files_skipped - job.files_failed
+    pending = pending_files(job)
     indexed = job.planned_at and (last_file_at or job.planned_at) if pending <= 0 else None
     ends = [job.started_at, job.planned_at, indexed, job.processed_at]
     files = f"{job.files_total} file{'' if job.files_total == 1 else 's'}"

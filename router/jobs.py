@@ -353,7 +353,7 @@ def _waiting_reasons(active: Sequence[IngestionCommit], answer: LiveAnswer) -> d
     for job in active:  # oldest first
         assert job.id is not None
         ahead = ahead_in_repository.setdefault(job.repository_id, job.id)
-        pending = job.files_total - job.files_processed - job.files_skipped - job.files_failed
+        pending = views.pending_files(job)
         if job.status is IngestionStatus.QUEUED:
             if ahead != job.id:
                 reasons[job.id] = f"waiting for job #{ahead} of this repository to finish"

@@ -21,7 +21,7 @@ from pydantic import Field, RootModel
 from sqlmodel import Session, col, func, select
 
 from router.errors import ErrorCode, ProcedureError
-from router.job_views import github_web_origin
+from router.job_views import github_web_origin, repository_url
 from router.names import WEBHOOK_PATH
 from router.procedure import Context, Id, NoInput, ProcedureInput, ProcedureOutput
 from router.starting import send_ingestion_event
@@ -219,7 +219,7 @@ def _list(session: Session, organization_id: int, github: str) -> list[Repositor
             config_error=repo.config_error,
             last_ingested_sha=repo.last_ingested_sha,
             created_at=repo.created_at,
-            url=f"{github}/{repo.full_name}" if repo.provider is Provider.GITHUB else None,
+            url=repository_url(repo, github),
             last_job=_last_job(last_jobs.get(repo.id)),
         )
         for repo, store in rows
