@@ -126,6 +126,15 @@ def _git(path: Path, *args: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def repository_top(path: Path) -> Path:
+    """The top folder of the git repository at `path` (the folder itself for a bare one)."""
+    bare = _git(path, "rev-parse", "--is-bare-repository")
+    if bare is None:
+        raise RepositoryError(f"{path} is not a git repository")
+    top = path if bare == "true" else Path(_git(path, "rev-parse", "--show-toplevel") or path)
+    return top.resolve()
+
+
 async def local_checkout(path: Path, branch: str | None) -> tuple[Path, str]:
     """The top folder of the git repository at `path`, and the branch to index (the checked-out
     one unless `branch` is given); a `RepositoryError` saying what is wrong otherwise."""
@@ -135,16 +144,13 @@ async def local_checkout(path: Path, branch: str | None) -> tuple[Path, str]:
             raise RepositoryError(f"{path} is not an absolute path")
         if not path.is_dir():
             raise RepositoryError(f"{path} is not a folder on the service's machine")
-        bare = _git(path, "rev-parse", "--is-bare-repository")
-        if bare is None:
-            raise RepositoryError(f"{path} is not a git repository")
-        top = path if bare == "true" else Path(_git(path, "rev-parse", "--show-toplevel") or path)
+        top = repository_top(path)
         chosen = branch or _git(top, "symbolic-ref", "--quiet", "--short", "HEAD")
         if not chosen:
             raise RepositoryError(f"HEAD of {top} is detached: name the branch to index")
         if _git(top, "rev-parse", "--verify", "--quiet", f"refs/heads/{chosen}") is None:
             raise RepositoryError(f"{top} has no branch {chosen}")
-        return top.resolve(), chosen
+        return top, chosen
 
     return await asyncio.to_thread(inspect)
 
