@@ -151,7 +151,7 @@ def announce(settings: Settings, token: str, path: Path) -> None:
         f"    Jobs tab: {service_url(settings)}/#token={token}",
     ]
     if settings.embedded_engine:
-        lines.append(f"    Engine:   {settings.engine_url}  (Inngest API: /v1/events, /dev)")
+        lines.append(f"    Engine console: {settings.engine_url}  (runs, events, functions, apps)")
     lines += [
         f"    Repository: {path}",
         "    One file of the first job and the whole second job fail on purpose; the demo's",

@@ -58,6 +58,7 @@ async def _serve(settings: Settings) -> None:
             _stop(demo)
         return
     engine = await _start_engine(settings)
+    log.info("engine console at %s (runs, events, functions and apps)", settings.engine_url)
     log.info(
         'try it: curl -s -X POST %s/e/dev -d \'{"name": "docs/ping", "data": {"message": "hi"}}\'',
         settings.engine_url,

@@ -1,31 +1,25 @@
 """The engine's HTTP surface, at the origin root as the SDK expects.
 
 Event API `POST /e/{key}`, sync `POST /fn/register`, REST v1 for events, runs and cancellations,
-plus `GET /health`, `GET /dev`, `POST /dev/sync` (sync the configured apps now) and
-`GET /run?runID=` (where `inngest dev` shows a run, which links from the Jobs tab lead to).
+plus `GET /health`, `GET /dev` and `POST /dev/sync` (sync the configured apps now). The console's
+JSON API is mounted under /api/console and its pages at the root (`/run?runID=` shows a run, as
+`inngest dev` does; the Jobs tab links there).
 Errors use the Inngest envelope `{"error", "status", "data": null}` with the same HTTP status.
 Bad input of any kind is a 4xx that names the problem: bodies go through `engine.bodies`.
 """
 
 import uuid
 from typing import Any
-from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from engine.bodies import (
-    MAX_EVENTS,
-    MAX_GROWTH,
-    BodyError,
-    encoded_size,
-    parse_json,
-    read_body,
-)
+from engine.bodies import BodyError, checked_events, parse_json, read_body
 from engine.console_api import CONSOLE_PREFIX, console_app
-from engine.consts import ENVIRONMENT_ID, INTERNAL_PREFIX, SERVER_KIND_DEV, ZERO_UUID, RunStatus
+from engine.console_pages import page_routes
+from engine.consts import ENVIRONMENT_ID, SERVER_KIND_DEV, ZERO_UUID, RunStatus
 from engine.expressions import ExpressionError, check
 from engine.functions import RegistrationError
 from engine.ids import is_ulid
@@ -35,8 +29,6 @@ from engine.timeutil import format_timestamp, parse_timestamp
 
 EVENTS_LIMIT_DEFAULT = 20
 EVENTS_LIMIT_MAX = 51
-TS_MIN = 315532800000  # 1980-01-01
-TS_MAX = 4102444800000  # 2100-01-01
 _HEADERS = {"x-inngest-server-kind": SERVER_KIND_DEV}
 
 
@@ -51,14 +43,8 @@ def create_api(engine: Engine) -> Starlette:
     async def send_events(request: Request) -> Response:
         try:
             raw = await read_body(request, engine.max_request_size)
-            body = parse_json(raw)
-            events = body if isinstance(body, list) else [body]
-            if len(events) > MAX_EVENTS:
-                raise ApiError(400, f"Cannot have more than {MAX_EVENTS} events in a batch")
-            if len(raw) * MAX_GROWTH > engine.max_event_size:
-                _check_event_sizes(events, engine.max_event_size)
-            cleaned = [_validate_event(event, index) for index, event in enumerate(events)]
-        except (ApiError, BodyError) as exc:
+            cleaned = checked_events(parse_json(raw), engine.max_event_size, len(raw))
+        except BodyError as exc:
             return _json({"ids": [], "status": exc.status, "error": exc.message}, exc.status)
         ids = engine.machine.ingest(cleaned)
         engine.notify()
@@ -171,13 +157,6 @@ def create_api(engine: Engine) -> Starlette:
         engine.store.save_cancellation(cancellation["id"], cancellation)
         return _data(cancellation, engine)
 
-    async def run_page(request: Request) -> Response:
-        """Where `inngest dev` shows a run (`/run?runID=`); here, the run's REST answer."""
-        run_id = request.query_params.get("runID", "")
-        if not run_id:
-            raise ApiError(400, "'runID' is required")
-        return RedirectResponse(f"/v1/runs/{quote(run_id, safe='')}", status_code=307)
-
     async def sync_now(request: Request) -> Response:
         return _json({"results": await engine.sync()})
 
@@ -206,8 +185,8 @@ def create_api(engine: Engine) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/dev", dev_info, methods=["GET"]),
         Route("/dev/sync", sync_now, methods=["POST"]),
-        Route("/run", run_page, methods=["GET"]),
         Mount(CONSOLE_PREFIX, app=console_app(engine)),
+        *page_routes(),
     ]
     handlers = {ApiError: _api_error, BodyError: _api_error}
     return Starlette(routes=routes, exception_handlers=handlers)
@@ -225,54 +204,6 @@ def _json(body: Any, status: int = 200) -> JSONResponse:
 def _data(data: Any, engine: Engine) -> JSONResponse:
     fetched = format_timestamp(engine.clock.now())
     return _json({"data": data, "metadata": {"fetched_at": fetched, "cached_until": None}})
-
-
-def _check_event_sizes(events: list[Any], limit: int) -> None:
-    """Refuse the whole request when one of its events is over the limit (413), so that nothing
-    of it is stored; Inngest's message, with the event's index."""
-    for index, event in enumerate(events):
-        size = encoded_size(event)
-        if size > limit:
-            message = f"Event is over the max size: Max {limit} bytes / Size {size} bytes"
-            raise ApiError(413, f"{message} (event {index})")
-
-
-def _validate_event(event: Any, index: int) -> dict[str, Any]:
-    where = f"event {index}"
-    if not isinstance(event, dict):
-        raise ApiError(400, f"{where}: must be a JSON object")
-    name = event.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ApiError(400, f"{where}: 'name' is required and must be a non-empty string")
-    if name.startswith(INTERNAL_PREFIX):
-        raise ApiError(400, f"{where}: names starting with {INTERNAL_PREFIX!r} are reserved")
-    data = event.get("data")
-    if data is not None and not isinstance(data, dict):
-        raise ApiError(400, f"{where}: 'data' must be an object")
-    data = dict(data or {})
-    data.pop("_inngest", None)
-    event_id = event.get("id")
-    if event_id is not None and not isinstance(event_id, str):
-        raise ApiError(400, f"{where}: 'id' must be a string")
-    ts = event.get("ts")
-    if ts not in (None, 0) and (
-        not isinstance(ts, int) or isinstance(ts, bool) or not TS_MIN <= ts <= TS_MAX
-    ):
-        raise ApiError(400, f"{where}: 'ts' must be milliseconds since the epoch (1980-2100)")
-    user = event.get("user")
-    if user is not None and not isinstance(user, dict):
-        raise ApiError(400, f"{where}: 'user' must be an object")
-    version = event.get("v")
-    if version is not None and not isinstance(version, str):
-        raise ApiError(400, f"{where}: 'v' must be a string")
-    return {
-        "name": name,
-        "data": data,
-        "id": event_id or "",
-        "ts": ts or None,
-        "user": user or {},
-        "v": version,
-    }
 
 
 def _find_event(engine: Engine, request: Request) -> StoredEvent:

@@ -13,12 +13,16 @@ from typing import Any, NoReturn
 
 from starlette.requests import Request
 
+from engine.consts import INTERNAL_PREFIX
+
 # Inngest's absolute maximum event size (pkg/consts AbsoluteMaxEventSize), which its v2 API also
 # applies to a whole send-event body.
 MAX_REQUEST_SIZE = 3 * 1024 * 1024
 # Inngest Cloud's maximum event size on its free plan; its own server allows up to 3 MiB.
 MAX_EVENT_SIZE = 256 * 1024
 MAX_EVENTS = 5000  # pkg/consts MaxEvents: events in one Event API request
+TS_MIN = 315532800000  # 1980-01-01
+TS_MAX = 4102444800000  # 2100-01-01
 MAX_DEPTH = 100
 # Compact JSON is at most 4.5 times the text it was read from (`1e15` is written back as
 # `1000000000000000.0`; only floats grow): no event of a body under a fifth of a limit is over it.
@@ -133,3 +137,68 @@ def _check_depth(value: Any) -> None:
             _too_deep()
         children = item.values() if isinstance(item, dict) else item
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
+def checked_events(
+    body: Any, max_event_size: int, raw_size: int | None = None
+) -> list[dict[str, Any]]:
+    """The events of a send-event body (an event or an array of them), as functions see them;
+    BodyError naming the event and the problem when any of them is refused, so none is stored.
+
+    `raw_size` is the body's length when it was read: a body too short to hold an event over the
+    limit skips measuring each event.
+    """
+    events = body if isinstance(body, list) else [body]
+    if len(events) > MAX_EVENTS:
+        raise BodyError(400, f"Cannot have more than {MAX_EVENTS} events in a batch")
+    if raw_size is None or raw_size * MAX_GROWTH > max_event_size:
+        _check_sizes(events, max_event_size)
+    return [_event(event, index) for index, event in enumerate(events)]
+
+
+def _check_sizes(events: list[Any], limit: int) -> None:
+    """Refuse the whole request when one of its events is over the limit (413), so that nothing
+    of it is stored; Inngest's message, with the event's index."""
+    for index, event in enumerate(events):
+        size = encoded_size(event)
+        if size > limit:
+            message = f"Event is over the max size: Max {limit} bytes / Size {size} bytes"
+            raise BodyError(413, f"{message} (event {index})")
+
+
+def _event(event: Any, index: int) -> dict[str, Any]:
+    where = f"event {index}"
+    if not isinstance(event, dict):
+        raise BodyError(400, f"{where}: must be a JSON object")
+    name = event.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise BodyError(400, f"{where}: 'name' is required and must be a non-empty string")
+    if name.startswith(INTERNAL_PREFIX):
+        raise BodyError(400, f"{where}: names starting with {INTERNAL_PREFIX!r} are reserved")
+    data = event.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise BodyError(400, f"{where}: 'data' must be an object")
+    data = dict(data or {})
+    data.pop("_inngest", None)
+    event_id = event.get("id")
+    if event_id is not None and not isinstance(event_id, str):
+        raise BodyError(400, f"{where}: 'id' must be a string")
+    ts = event.get("ts")
+    if ts not in (None, 0) and (
+        not isinstance(ts, int) or isinstance(ts, bool) or not TS_MIN <= ts <= TS_MAX
+    ):
+        raise BodyError(400, f"{where}: 'ts' must be milliseconds since the epoch (1980-2100)")
+    user = event.get("user")
+    if user is not None and not isinstance(user, dict):
+        raise BodyError(400, f"{where}: 'user' must be an object")
+    version = event.get("v")
+    if version is not None and not isinstance(version, str):
+        raise BodyError(400, f"{where}: 'v' must be a string")
+    return {
+        "name": name,
+        "data": data,
+        "id": event_id or "",
+        "ts": ts or None,
+        "user": user or {},
+        "v": version,
+    }

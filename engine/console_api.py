@@ -110,7 +110,7 @@ from starlette.routing import Route
 
 import engine.console_params as incoming
 from engine import expressions
-from engine.bodies import MAX_EVENTS, BodyError, parse_json, read_body
+from engine.bodies import BodyError, checked_events, parse_json, read_body
 from engine.console_apps import app_routes
 from engine.console_params import ConsoleError
 from engine.console_store import INLINE_OUTPUT_BYTES, ConsoleStore, EventRecord, RunRecord, Status
@@ -350,18 +350,13 @@ def console_app(engine: Engine) -> Starlette:
         event = stored_event(request)
         return _json({**events_json([event])[0], "payload": event.payload()})
 
-    def ingest(events: list[Any]) -> list[str]:
+    def ingest(events: list[Any], raw_size: int | None = None) -> list[str]:
         """Store and act on events, refused as POST /e/{key} refuses them."""
-        from engine import api  # here, not above: engine.api mounts this module
-
         if not events:
             raise ConsoleError(400, "no event to send: the array is empty")
-        if len(events) > MAX_EVENTS:
-            raise ConsoleError(400, f"Cannot have more than {MAX_EVENTS} events in a batch")
         try:
-            api._check_event_sizes(events, engine.max_event_size)
-            cleaned = [api._validate_event(event, index) for index, event in enumerate(events)]
-        except api.ApiError as exc:
+            cleaned = checked_events(events, engine.max_event_size, raw_size)
+        except BodyError as exc:
             raise ConsoleError(exc.status, exc.message) from None
         ids = engine.machine.ingest(cleaned)
         engine.notify()
@@ -370,7 +365,7 @@ def console_app(engine: Engine) -> Starlette:
     async def send_events(request: Request) -> Response:
         raw = await read_body(request, engine.max_request_size)
         body = parse_json(raw)
-        return _json({"ids": ingest(body if isinstance(body, list) else [body])}, 201)
+        return _json({"ids": ingest(body if isinstance(body, list) else [body], len(raw))}, 201)
 
     async def replay_event(request: Request) -> Response:
         event = stored_event(request)

@@ -65,10 +65,6 @@ def app_routes(engine: Engine) -> list[BaseRoute]:
                 return app
         raise ConsoleError(404, f"app {wanted} not found")
 
-    async def sync(url: str) -> None:
-        result = (await engine.sync([url]))[0]
-        history.record_sync(url, engine.clock.now(), None if result["ok"] else _sync_error(result))
-
     async def list_apps(request: Request) -> Response:
         return JSONResponse({"apps": apps_json()})
 
@@ -84,17 +80,17 @@ def app_routes(engine: Engine) -> list[BaseRoute]:
         history.keep_app_url(url)
         if url not in engine.sdk_urls:
             engine.sdk_urls.append(url)
-        await sync(url)
+        await engine.sync([url])
         return JSONResponse(find(app_id(url)), status_code=201)
 
     async def sync_all(request: Request) -> Response:
         for url in list(engine.sdk_urls):
-            await sync(url)
+            await engine.sync([url])
         return JSONResponse({"apps": apps_json()})
 
     async def sync_app(request: Request) -> Response:
         app = find(request.path_params["id"])
-        await sync(app["url"])
+        await engine.sync([app["url"]])
         return JSONResponse(find(app["id"]))
 
     async def remove_app(request: Request) -> Response:
@@ -115,15 +111,3 @@ def app_routes(engine: Engine) -> list[BaseRoute]:
         Route("/apps/{id}/sync", sync_app, methods=["POST"]),
         Route("/apps/{id}", remove_app, methods=["DELETE"]),
     ]
-
-
-def _sync_error(result: dict[str, Any]) -> str:
-    """What went wrong with a sync: the connection error, or what the app answered."""
-    if result.get("error"):
-        return str(result["error"])
-    response = result.get("response")
-    if isinstance(response, dict):
-        for key in ("error", "message"):
-            if response.get(key):
-                return str(response[key])
-    return f"the app answered {str(response)[:200]}"

@@ -164,10 +164,16 @@ class Engine:
     # app sync
 
     async def sync(self, urls: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """PUT each SDK URL so the app registers itself; one result per URL."""
+        """PUT each SDK URL so the app registers itself; one result per URL, each recorded
+        with its error for the console's Apps page."""
         results = []
         for url in self.sdk_urls if urls is None else urls:
-            results.append(await self._sync_one(url))
+            result = await self._sync_one(url)
+            error = None if result["ok"] else _sync_error(result)
+            if error:
+                log.warning("sync of %s failed: %s", url, error)
+            self.machine.history.record_sync(url, self.clock.now(), error)
+            results.append(result)
         return results
 
     async def _sync_one(self, url: str) -> dict[str, Any]:
@@ -183,10 +189,7 @@ class Engine:
             if http is not self._http:
                 await http.aclose()
         ok = response.status_code == 200 and not (isinstance(body, dict) and body.get("error"))
-        result = {"url": url, "ok": ok, "response": body}
-        if not ok:
-            log.warning("sync of %s failed: %s", url, body)
-        return result
+        return {"url": url, "ok": ok, "response": body}
 
     async def _sync_loop(self) -> None:
         while True:
@@ -218,3 +221,15 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _sync_error(result: dict[str, Any]) -> str:
+    """What went wrong with a sync: the connection error, or what the app answered."""
+    if result.get("error"):
+        return str(result["error"])
+    response = result.get("response")
+    if isinstance(response, dict):
+        for key in ("error", "message"):
+            if response.get(key):
+                return str(response[key])
+    return f"the app answered {str(response)[:200]}"

@@ -44,6 +44,39 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+def set_visibility(page: Page, state: str) -> None:
+    """Tell the page it is hidden or visible, as the browser does when a tab is switched."""
+    page.evaluate(
+        """state => {
+            const hidden = state === 'hidden';
+            for (const [name, value] of [['visibilityState', state], ['hidden', hidden]]) {
+                Object.defineProperty(document, name, { configurable: true, get: () => value });
+            }
+            document.dispatchEvent(new Event('visibilitychange'));
+        }""",
+        state,
+    )
+
+
+def no_horizontal_scroll(page: Page) -> bool:
+    return bool(
+        page.evaluate(
+            "document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth"
+        )
+    )
+
+
+def save_screenshots(page: Page, name: str) -> None:
+    """Save the whole page as it is now, in light and in dark, as `<name>-light.png` and so on."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.screenshot(
+            path=SCREENSHOTS / f"{name}-{scheme}.png", full_page=True, animations="disabled"
+        )
+    page.emulate_media(color_scheme="light")
+
+
 def token_for(system: System) -> str:
     """A new token of the organization that owns the system's repository."""
     with session_scope(system.services.db) as session:
@@ -96,31 +129,10 @@ class Console:
         return self.page.get_by_role("tab", name=name)
 
     def set_visibility(self, state: str) -> None:
-        """Tell the page it is hidden or visible, as the browser does when a tab is switched."""
-        self.page.evaluate(
-            """state => {
-                const hidden = state === 'hidden';
-                for (const [name, value] of [['visibilityState', state], ['hidden', hidden]]) {
-                    Object.defineProperty(document, name, { configurable: true, get: () => value });
-                }
-                document.dispatchEvent(new Event('visibilitychange'));
-            }""",
-            state,
-        )
+        set_visibility(self.page, state)
 
     def no_horizontal_scroll(self) -> bool:
-        return bool(
-            self.page.evaluate(
-                "document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth"
-            )
-        )
+        return no_horizontal_scroll(self.page)
 
     def screenshots(self, name: str) -> None:
-        """Save the whole page as it is now, in light and in dark."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for scheme in ("light", "dark"):
-            self.page.emulate_media(color_scheme=scheme)
-            self.page.screenshot(
-                path=SCREENSHOTS / f"{name}-{scheme}.png", full_page=True, animations="disabled"
-            )
-        self.page.emulate_media(color_scheme="light")
+        save_screenshots(self.page, name)

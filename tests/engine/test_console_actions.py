@@ -202,6 +202,18 @@ def test_apps_can_be_added_synced_and_removed(tmp_path: Path) -> None:
     assert [a["id"] for a in remaining] == [back["id"]]
 
 
+def test_a_configured_app_that_cannot_be_synced_shows_why(tmp_path: Path) -> None:
+    unreachable = f"http://127.0.0.1:{free_port()}/api/inngest"
+    with app.console_harness(tmp_path, sdk_urls=[unreachable]) as h:
+        apps = eventually(
+            lambda: [a for a in get(h, "/apps")["apps"] if a["url"] == unreachable and a["error"]]
+        )
+
+    (configured,) = apps
+    assert configured["kept"] is True and configured["synced_at"] is None
+    assert "ConnectError" in configured["error"]
+
+
 def test_a_step_waiting_for_its_retry_shows_when_it_comes(tmp_path: Path) -> None:
     with app.console_harness(tmp_path, retry_interval=1) as h:
         run_id = h.only_run(h.send(app.FLAKY))["run_id"]

@@ -223,7 +223,8 @@ CASES = [
     # REST v1: runs
     Case("run-unknown", "GET", f"/v1/runs/{UNKNOWN}", 404, UNKNOWN),
     Case("run-cancel-unknown", "DELETE", f"/v1/runs/{UNKNOWN}", 404, UNKNOWN),
-    Case("run-page-no-id", "GET", "/run", 400, "runID"),
+    Case("console-file-unknown", "GET", "/console/nothing.js", 404, "nothing.js"),
+    Case("console-file-suffix", "GET", "/console/__init__.py", 404, "__init__.py"),
     # REST v1: bulk cancellation
     Case("cancel-not-json", "POST", "/v1/cancellations", 400, "not valid JSON", "{"),
     Case("cancel-deep", "POST", "/v1/cancellations", 400, "nested too deeply", nested(DEEP)),

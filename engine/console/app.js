@@ -1,0 +1,145 @@
+// The console's shell: picks the page from the address, keeps the navigation current, and
+// refreshes the page every few seconds unless paused or hidden.
+//
+// A page module exports `mount(root, ctx)` and returns {update(params), refresh(), unmount()}
+// (each optional). `update` gets the new query when only the query changed; `refresh` is called
+// by the live timer and may return a promise; ctx = {params, go, setTitle}.
+
+import { h, errorBox, setText, show } from './dom.js';
+import { startTicking } from './time.js';
+
+const PAGES = {
+  '/': 'runs',
+  '/runs': 'runs',
+  '/run': 'run',
+  '/events': 'events',
+  '/functions': 'functions',
+  '/apps': 'apps',
+};
+const SECTION = { runs: 'runs', run: 'runs', events: 'events', functions: 'functions', apps: 'apps' };
+const REFRESH_MS = 2000;
+const PAUSED_KEY = 'engine-console.paused';
+
+const main = document.getElementById('main');
+const liveToggle = document.getElementById('live-toggle');
+const liveLabel = document.getElementById('live-label');
+const connection = document.getElementById('connection');
+
+let current = null; // {name, page}
+let paused = localStorage.getItem(PAUSED_KEY) === '1';
+let timer = null;
+let refreshing = false;
+
+/** Go to a console address: `go('/runs', {status: ['failed']})`; empty values are left out. */
+export function go(path, params = {}, { replace = false } = {}) {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (item !== null && item !== undefined && item !== '') query.append(name, String(item));
+    }
+  }
+  const url = query.size ? `${path}?${query}` : path;
+  if (url !== location.pathname + location.search) {
+    history[replace ? 'replaceState' : 'pushState'](null, '', url);
+  }
+  render();
+}
+
+function setTitle(text) {
+  document.title = text ? `${text} · Inngest engine` : 'Inngest engine';
+}
+
+async function render() {
+  const name = PAGES[location.pathname] ?? null;
+  const params = new URLSearchParams(location.search);
+  for (const link of document.querySelectorAll('[data-nav]')) {
+    if (link.dataset.nav === SECTION[name]) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  if (current && current.name === name) {
+    current.page.update?.(params);
+    return;
+  }
+  current?.page.unmount?.();
+  current = null;
+  main.replaceChildren();
+  if (!name) {
+    setTitle('Not found');
+    main.append(h('h1', { class: 'page-title', text: 'Nothing here' }), errorBox(`The console has no page at ${location.pathname}.`));
+    return;
+  }
+  let module;
+  try {
+    module = await import(`./${name}.js`);
+  } catch {
+    main.append(errorBox('The console could not load this page; reload to try again.'));
+    return;
+  }
+  if (PAGES[location.pathname] !== name || current) return; // the address moved on meanwhile
+  const root = h('div', { class: `page page-${name}` });
+  main.append(root);
+  current = { name, page: module.mount(root, { params, go, setTitle }) ?? {} };
+  showLive();
+}
+
+function showLive() {
+  const live = Boolean(current?.page.refresh);
+  show(liveToggle, live);
+  liveToggle.setAttribute('aria-pressed', String(!paused));
+  setText(liveLabel, paused ? 'Paused' : 'Live');
+  liveToggle.title = paused ? 'Resume auto-refresh' : 'Pause auto-refresh';
+}
+
+/** Refresh the page now, then every REFRESH_MS while it is visible and not paused. */
+async function tick() {
+  clearTimeout(timer);
+  timer = null;
+  if (paused || document.hidden) return; // visibilitychange or the toggle starts it again
+  const page = current?.page;
+  if (page?.refresh && !refreshing) {
+    refreshing = true;
+    try {
+      await page.refresh();
+      setText(connection, '');
+    } catch (exc) {
+      setText(connection, exc.status === 0 ? 'The engine cannot be reached; retrying.' : exc.message);
+    } finally {
+      refreshing = false;
+    }
+  }
+  timer ??= setTimeout(tick, REFRESH_MS);
+}
+
+liveToggle.addEventListener('click', () => {
+  paused = !paused;
+  localStorage.setItem(PAUSED_KEY, paused ? '1' : '0');
+  showLive();
+  if (paused) clearTimeout(timer);
+  else tick();
+});
+
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) clearTimeout(timer);
+  else tick();
+});
+
+// Links inside the console move between pages without a reload; new-tab clicks stay native.
+document.addEventListener('click', (event) => {
+  const link = event.target.closest?.('a[href]');
+  if (!link || event.defaultPrevented || event.button !== 0) return;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey || link.target) return;
+  const url = new URL(link.href, location.href);
+  if (url.origin !== location.origin || !(url.pathname in PAGES)) return;
+  event.preventDefault();
+  history.pushState(null, '', url.pathname + url.search);
+  render();
+  main.focus({ preventScroll: true });
+  window.scrollTo(0, 0);
+});
+
+window.addEventListener('popstate', render);
+
+startTicking();
+render().then(() => {
+  timer = setTimeout(tick, REFRESH_MS);
+});
