@@ -10,12 +10,12 @@ export class ConsoleError extends Error {
   }
 }
 
-/** `params` values that are null, undefined or '' are left out; arrays repeat the name. */
+/** "?a=1&b=2" of `params`, or ''; null, undefined, '' and false are left out, arrays repeat. */
 export function queryString(params = {}) {
   const query = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
     for (const item of Array.isArray(value) ? value : [value]) {
-      if (item !== null && item !== undefined && item !== '') query.append(name, String(item));
+      if (item !== null && item !== undefined && item !== '' && item !== false) query.append(name, String(item));
     }
   }
   const text = query.toString();

@@ -5,6 +5,7 @@
 // (each optional). `update` gets the new query when only the query changed; `refresh` is called
 // by the live timer and may return a promise; ctx = {params, go, setTitle}.
 
+import { queryString } from './api.js';
 import { h, errorBox, setText, show } from './dom.js';
 import { startTicking } from './time.js';
 
@@ -32,13 +33,7 @@ let refreshing = false;
 
 /** Go to a console address: `go('/runs', {status: ['failed']})`; empty values are left out. */
 export function go(path, params = {}, { replace = false } = {}) {
-  const query = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) {
-    for (const item of Array.isArray(value) ? value : [value]) {
-      if (item !== null && item !== undefined && item !== '') query.append(name, String(item));
-    }
-  }
-  const url = query.size ? `${path}?${query}` : path;
+  const url = path + queryString(params);
   if (url !== location.pathname + location.search) {
     history[replace ? 'replaceState' : 'pushState'](null, '', url);
   }

@@ -1,6 +1,7 @@
 // What the Events, Functions and Apps pages share: their head, empty and loading states, a
 // command to copy, links that keep a page's filters, and buttons that call the engine.
 
+import { queryString } from './api.js';
 import { copyButton, h, icon, toast } from './dom.js';
 
 /** The page's title, a line saying what it shows, and its action buttons. */
@@ -15,11 +16,7 @@ export function pageHead(title, sub, actions = []) {
 
 /** A console address with its query; empty values are left out. */
 export function href(path, params = {}) {
-  const query = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) {
-    if (value !== null && value !== undefined && value !== '' && value !== false) query.append(name, String(value));
-  }
-  return query.size ? `${path}?${query}` : path;
+  return path + queryString(params);
 }
 
 export function backLink(target, text) {
