@@ -1,9 +1,10 @@
 // The console's shell: picks the page from the address, keeps the navigation current, and
 // refreshes the page every few seconds unless paused or hidden.
 //
-// A page module exports `mount(root, ctx)` and returns {update(params), refresh(), unmount()}
-// (each optional). `update` gets the new query when only the query changed; `refresh` is called
-// by the live timer and may return a promise; ctx = {params, go, setTitle}.
+// A page module exports `mount(root, ctx)` and returns {update(params), refresh(), live(),
+// unmount()} (each optional). `update` gets the new query when only the query changed; `refresh`
+// is called by the live timer and may return a promise; `live()` says whether refreshing can
+// still change anything (the Live switch shows only then); ctx = {params, go, setTitle}.
 
 import { queryString } from './api.js';
 import { h, errorBox, setText, show } from './dom.js';
@@ -78,7 +79,8 @@ async function render() {
 }
 
 function showLive() {
-  const live = Boolean(current?.page.refresh);
+  const page = current?.page;
+  const live = Boolean(page?.refresh) && (page.live?.() ?? true);
   show(liveToggle, live);
   liveToggle.setAttribute('aria-pressed', String(!paused));
   setText(liveLabel, paused ? 'Paused' : 'Live');
@@ -96,6 +98,7 @@ async function tick() {
     try {
       await page.refresh();
       setText(connection, '');
+      showLive();
     } catch (exc) {
       setText(connection, exc.status === 0 ? 'The engine cannot be reached; retrying.' : exc.message);
     } finally {

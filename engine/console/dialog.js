@@ -6,11 +6,12 @@ import { h, icon } from './dom.js';
 /**
  * Open a modal form. `fields` are nodes placed in the form; `onSubmit()` runs on submit and
  * may throw (its message is shown in the dialog); the dialog closes when it resolves.
+ * `dismissLabel` names the button that closes it unchanged (not "Cancel" beside "Cancel runs").
  */
-export function formDialog({ title, description = null, fields, submitLabel, danger = false, onSubmit }) {
+export function formDialog({ title, description = null, fields, submitLabel, dismissLabel = 'Cancel', danger = false, onSubmit }) {
   const error = h('p', { class: 'error-box', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit', class: danger ? 'button button-danger-solid' : 'button button-primary' }, submitLabel);
-  const cancel = h('button', { type: 'button', class: 'button', text: 'Cancel' });
+  const cancel = h('button', { type: 'button', class: 'button', text: dismissLabel });
   const close = h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Close' }, icon('close'));
   const heading = h('h2', { class: 'dialog-title', id: `dialog-${Date.now()}` }, title);
   const form = h(

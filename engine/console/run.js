@@ -744,6 +744,7 @@ export function mount(root, ctx) {
     const opener = event.currentTarget;
     const dialog = formDialog({
       title: 'Cancel this run?',
+      dismissLabel: 'Keep it running',
       description: `The ${run.function_name || run.function_id} run ${run.id} stops now: no further step runs, and a sleep or wait it is in ends. This cannot be undone.`,
       fields: [],
       submitLabel: 'Cancel run',
@@ -790,9 +791,11 @@ export function mount(root, ctx) {
       window.scrollTo(0, 0);
       load({ fresh: true }).catch(() => {});
     },
+    live() {
+      return Boolean(runId) && state !== 'missing' && !(state === 'ready' && !ACTIVE.has(detail.run.status));
+    },
     async refresh() {
-      if (state === 'missing' || !runId) return;
-      if (state === 'ready' && !ACTIVE.has(detail.run.status)) return;
+      if (!this.live()) return;
       await load();
       if (state === 'ready') layout();
     },

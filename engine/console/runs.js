@@ -761,6 +761,7 @@ export function mount(root, ctx) {
 
     const dialog = formDialog({
       title: 'Cancel runs',
+      dismissLabel: 'Close',
       description: 'Cancels the queued and running runs of one function, optionally only those queued in a time range or whose triggering event matches an expression. Runs that have ended are not touched.',
       fields: [
         h('label', { class: 'field' }, h('span', { class: 'field-label', text: 'Function' }), fn),

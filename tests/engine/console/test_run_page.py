@@ -137,6 +137,7 @@ def test_cancel_ends_a_sleeping_run(tmp_path: Path) -> None:
         expect(step(c, "nap")).to_contain_text("Waiting")
         expect(step(c, "nap")).to_contain_text("Sleep")
         expect(head_status(c)).to_have_text("Running")
+        expect(c.page.locator("#live-toggle")).to_be_visible()
         details = expand(c, "before")
         expect(details.locator(".code")).to_have_text('"awake"')
         screenshots(c, "run-sleeping")
@@ -154,6 +155,8 @@ def test_cancel_ends_a_sleeping_run(tmp_path: Path) -> None:
         expect(dialog).to_be_hidden()
         expect(head_status(c)).to_have_text("Cancelled")
         expect(c.page.get_by_role("button", name="Cancel", exact=True)).to_have_count(0)
+        # An ended run changes no more: the page stops refreshing and hides the Live switch.
+        expect(c.page.locator("#live-toggle")).to_be_hidden()
         detail = app.get(c.h, f"/runs/{run_id}")
         assert detail["run"]["status"] == "CANCELLED"
 
