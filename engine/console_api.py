@@ -26,11 +26,11 @@ GET /runs
       run_id        only this run;   event_id   only runs this event (internal id) started
       query         CEL over `event` (the first triggering event) and `output` (the return
                     value, or the error of a failed run): see engine/console_search.py for what
-                    is supported. It is checked against at most 4,000 runs a request.
+                    is supported. It is checked against at most 2,000 runs a request.
       limit         1..200, default 40;   cursor   `next_cursor` of the previous page
     -> {runs: [Run], total_count, total_count_exact, next_cursor}
     `total_count` counts every run the filters select, not only this page. With a `query`
-    over more than 4,000 runs it counts the matches among the newest 4,000 and
+    over more than 2,000 runs it counts the matches among the newest 2,000 and
     `total_count_exact` is false; later pages of a search repeat the first page's count (their
     cursor carries it). `next_cursor` is null on the last page. Pages stay stable while
     new runs arrive: they sort above the first page. A search may return fewer than `limit`

@@ -25,7 +25,7 @@ from engine.console_search import Condition
 from engine.consts import Opcode, QueueKind, RunStatus
 from engine.store import Store, _dumps
 
-SEARCH_WINDOW = 4_000
+SEARCH_WINDOW = 2_000
 MAX_FUNCTION_PARTITIONS = 20
 # Step outputs larger than this are left out of a run's timeline and read one at a time.
 INLINE_OUTPUT_BYTES = 64 * 1024

@@ -463,7 +463,7 @@ export function mount(root, ctx) {
     const exact = total.exact;
     const words = plural(total.count, 'run');
     setText(count, exact ? words : `at least ${words}`);
-    count.title = exact ? '' : 'A search looks at the newest 4,000 runs of these filters; there may be more matches.';
+    count.title = exact ? '' : 'A search counts the matches among the newest runs of these filters; there may be more.';
     setText(shown, `Showing ${numbers.format(order.length)} of ${exact ? '' : 'at least '}${numbers.format(Math.max(total.count, order.length))}`);
     show(pager, order.length > 0 && (cursor !== null || pages > 1));
     show(moreButton, cursor !== null);
@@ -489,9 +489,17 @@ export function mount(root, ctx) {
     );
   }
 
+  /** A search whose window held no match: older runs are still to be searched. */
+  function searchOnState() {
+    const more = h('button', { type: 'button', class: 'button', text: 'Search older runs' });
+    more.addEventListener('click', loadMore);
+    return h('div', { class: 'card runs-empty' }, icon('pending'), h('h2', { class: 'runs-empty-title', text: 'No match among the newest runs' }), h('p', { class: 'muted', text: 'A search checks a window of runs at a time, newest first; older runs may match.' }), more);
+  }
+
   function showRows() {
     if (order.length === 0) {
-      showBody(filtered(filters) ? 'empty-filtered' : 'empty-none', emptyState);
+      if (cursor !== null) showBody('search-on', searchOnState);
+      else showBody(filtered(filters) ? 'empty-filtered' : 'empty-none', emptyState);
       showCount();
       return;
     }

@@ -3,8 +3,10 @@
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Locator, Request, expect
 
+from engine import console_store
 from tests.engine.console.browser import PHONE, ConsolePage, console_page
 from tests.engine.console_app import FAIL, SLEEP, STEPS, runs
 from tests.engine.harness import eventually
@@ -215,3 +217,20 @@ def test_bulk_cancel_by_expression_cancels_exactly_the_matching_runs(tmp_path: P
         expect(row(c, users[1])).to_have_attribute("data-status", "cancelled")
         expect(row(c, users[3])).to_have_attribute("data-status", "cancelled")
         expect(row(c, users[2])).to_have_attribute("data-status", "running")
+
+
+def test_a_search_with_no_match_among_the_newest_runs_goes_on_to_older_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console_store, "SEARCH_WINDOW", 3)  # the engine runs in this process
+    with console_page(tmp_path) as c:
+        oldest = finish(c, STEPS, {"n": 1})
+        for n in range(2, 6):
+            finish(c, STEPS, {"n": n})
+        c.open("/runs?query=event.data.n+%3D%3D+1")
+
+        expect(c.page.get_by_role("heading", name="No match among the newest runs")).to_be_visible()
+        c.page.get_by_role("button", name="Search older runs").click()
+
+        expect(rows(c)).to_have_count(1)
+        expect(row(c, oldest)).to_be_visible()
