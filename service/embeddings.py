@@ -47,6 +47,8 @@ LOCAL_SEQUENCE_LIMIT = 256
 #: Text tokens that fit beside [CLS] and [SEP]: what `max_input_tokens` promises callers.
 LOCAL_MAX_INPUT_TOKENS = LOCAL_SEQUENCE_LIMIT - 2
 LOCAL_BATCH_SIZE = 8
+#: Chunks of the files in flight per inference when they share the model.
+LOCAL_SHARED_BATCH = 32
 _VOCAB = Path(__file__).parent / "minilm" / "vocab.txt"
 _ONNX_OUTPUT = "last_hidden_state"
 
@@ -109,24 +111,46 @@ class Embedder(Protocol):
 
 
 def create_embedder(settings: Settings, http: httpx.AsyncClient) -> Embedder:
+    """The configured embedder, its inputs shared by the files in flight (shared_embeddings)."""
+    from service.shared_embeddings import SharedEmbedder
+
+    inner: LocalEmbedder | OpenAIEmbedder
     match settings.embedder:
         case "local":
-            return LocalEmbedder()
+            inner, inputs, tokens, requests = LocalEmbedder(), LOCAL_SHARED_BATCH, None, 1
         case "openai":
             if not settings.openai_api_key:
                 raise ValueError(
                     "DOCS_INGEST_EMBEDDER=openai needs OPENAI_API_KEY "
                     "(any value for a compatible server that takes none)"
                 )
-            return OpenAIEmbedder(
+            inner = OpenAIEmbedder(
                 http,
                 api_key=settings.openai_api_key,
                 model=settings.openai_embedding_model,
                 base_url=settings.openai_base_url,
                 dimension=settings.openai_embedding_dimension,
             )
+            inputs, tokens = OPENAI_MAX_INPUTS_PER_REQUEST, OPENAI_MAX_TOKENS_PER_REQUEST
+            requests = settings.embedding_requests
         case _:
             assert_never(settings.embedder)
+    return SharedEmbedder(
+        inner,
+        max_inputs=settings.embedding_max_inputs or inputs,
+        max_tokens=settings.embedding_max_tokens or tokens or inner.max_input_tokens,
+        concurrency=requests,
+    )
+
+
+def check_input_tokens(counts: Sequence[int], model: str, max_input_tokens: int) -> None:
+    """Refuse, naming it, an input longer than the model takes: no retry can embed it."""
+    for index, count in enumerate(counts):
+        if count > max_input_tokens:
+            raise EmbeddingError(
+                f"input {index} has {count} tokens; {model} takes at most "
+                f"{max_input_tokens} per input"
+            )
 
 
 def check_store_model(store_model: str, store_dimension: int, embedder: Embedder) -> None:
@@ -225,12 +249,15 @@ class LocalEmbedder:
         if not texts:
             return []
         # Loading and inference are CPU work: in a worker thread, the event loop stays free.
-        model = await asyncio.to_thread(_load_minilm, self._threads)
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self._batch_size):
-            batch = list(texts[start : start + self._batch_size])
-            vectors.extend(await asyncio.to_thread(model.embed, batch))
+            vectors.extend(await self.embed_request(list(texts[start : start + self._batch_size])))
         return vectors
+
+    async def embed_request(self, texts: list[str]) -> list[list[float]]:
+        """One batch through the model, as it is."""
+        model = await asyncio.to_thread(_load_minilm, self._threads)
+        return await asyncio.to_thread(model.embed, texts)
 
 
 # --- OpenAI ------------------------------------------------------------------------------------
@@ -359,22 +386,18 @@ class OpenAIEmbedder:
         if not texts:
             return []
         counts = await asyncio.to_thread(lambda: [_count_openai_tokens(text) for text in texts])
-        for index, count in enumerate(counts):
-            if count > self.max_input_tokens:
-                raise EmbeddingError(
-                    f"input {index} has {count} tokens; {self.model} takes at most "
-                    f"{self.max_input_tokens} per input"
-                )
+        check_input_tokens(counts, self.model, self.max_input_tokens)
         requests = _plan_requests(counts)
         logger.debug(
             "embedding %d texts with %s in %d requests", len(texts), self.model, len(requests)
         )
         vectors: list[list[float]] = []
         for request in requests:
-            vectors.extend(await self._embed_request([texts[i] for i in request]))
+            vectors.extend(await self.embed_request([texts[i] for i in request]))
         return vectors
 
-    async def _embed_request(self, texts: list[str]) -> list[list[float]]:
+    async def embed_request(self, texts: list[str]) -> list[list[float]]:
+        """One request of `texts` as they are, within the endpoint's limits."""
         try:
             response = await self._embeddings.create(
                 model=self.model, input=texts, dimensions=self._dimensions

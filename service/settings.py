@@ -123,10 +123,30 @@ class Settings(BaseSettings):
         description="GitHub REST API origin (GitHub Enterprise: its API).",
     )
     file_concurrency: int = Field(
-        4,
+        16,
         alias="DOCS_INGEST_FILE_CONCURRENCY",
         ge=1,
-        description="File runs processed at once (embedding rate limits).",
+        description="File runs processed at once; their embedding inputs share requests.",
+    )
+    embedding_requests: int = Field(
+        4,
+        alias="DOCS_INGEST_EMBEDDING_REQUESTS",
+        ge=1,
+        description="Embedding requests in flight at once (OpenAI); the local model runs one "
+        "batch at a time on all cores.",
+    )
+    embedding_max_inputs: int | None = Field(
+        None,
+        alias="DOCS_INGEST_EMBEDDING_MAX_INPUTS",
+        ge=1,
+        description="Inputs per embedding request. Unset: 2,048 for OpenAI (its limit), 32 "
+        "for the local model; lower it for a compatible server with a smaller limit.",
+    )
+    embedding_max_tokens: int | None = Field(
+        None,
+        alias="DOCS_INGEST_EMBEDDING_MAX_TOKENS",
+        ge=1,
+        description="Tokens per embedding request. Unset: 300,000 for OpenAI (its limit).",
     )
     demo: bool = Field(
         False,

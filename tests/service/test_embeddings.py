@@ -5,7 +5,7 @@ import base64
 import json
 import traceback
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -23,9 +23,10 @@ from service.embeddings import (
     create_embedder,
 )
 from service.settings import Settings
+from service.shared_embeddings import SharedEmbedder
+from tests.service.conftest import OPENAI_BASE
 
 VOCAB = Path(__file__).parents[2] / "service" / "minilm" / "vocab.txt"
-OPENAI_BASE = "https://openai.test/v1"
 API_KEY = "sk-test-0123456789abcdef"
 SMALL_DIMENSION = 1536
 
@@ -162,12 +163,6 @@ def embeddings_answer(
             "usage": {"prompt_tokens": 1, "total_tokens": 1},
         },
     )
-
-
-@pytest.fixture
-def openai_router() -> Iterator[respx.Router]:
-    router = respx.Router(base_url=OPENAI_BASE, assert_all_called=False)
-    yield router
 
 
 def make_openai(router: respx.Router, **kwargs: object) -> OpenAIEmbedder:
@@ -384,8 +379,11 @@ def test_create_embedder_defaults_to_the_local_model() -> None:
     async def scenario() -> None:
         async with httpx.AsyncClient() as http:
             embedder = create_embedder(settings(DOCS_INGEST_EMBEDDER="local"), http)
-            assert isinstance(embedder, LocalEmbedder)
+            assert isinstance(embedder, SharedEmbedder)
+            assert isinstance(embedder.inner, LocalEmbedder)
             assert (embedder.model, embedder.dimension) == ("all-MiniLM-L6-v2", 384)
+            # one batch of the files in flight at a time, on all cores
+            assert (embedder.concurrency, embedder.max_inputs) == (1, 32)
 
     asyncio.run(scenario())
 
@@ -410,8 +408,11 @@ def test_create_embedder_openai_honours_the_base_url() -> None:
     async def scenario() -> list[list[float]]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler)) as http:
             embedder = create_embedder(configured, http)
-            assert isinstance(embedder, OpenAIEmbedder)
+            assert isinstance(embedder, SharedEmbedder)
+            assert isinstance(embedder.inner, OpenAIEmbedder)
             assert embedder.model == "text-embedding-3-small"
+            assert (embedder.concurrency, embedder.max_inputs) == (4, 2048)
+            assert embedder.max_tokens == 300_000
             return await embedder.embed(["hello"])
 
     (vector,) = asyncio.run(scenario())

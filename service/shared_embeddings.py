@@ -1,0 +1,160 @@
+"""Embedding calls of the files in flight share requests, within the provider's limits.
+
+Every file run embeds its own chunks (its own status, retries and error), but one request per
+file wastes the provider's request and rate budget on tiny requests. `SharedEmbedder` queues the
+inputs of every `embed` call and sends them in requests of up to `max_inputs` inputs and
+`max_tokens` tokens, at most `concurrency` at a time. An idle embedder sends at once, with no
+timer to wait out; under load, the inputs that arrive while requests are out go together in the
+next ones, spread over the free request slots (never in parts smaller than SPREAD_MIN_INPUTS).
+
+Errors stay with the file they belong to. A request refused for good (a 400, an input too
+long) is split in halves and sent again until the inputs at fault are alone, so only their
+calls fail, with the provider's message, and their neighbours get their vectors. Any other
+error fails the calls whose inputs were in that request, each of which retries its own step.
+A call cancelled while it waits (its run was cancelled) takes its inputs out of the queue.
+
+For the local model, `concurrency` 1 runs one inference at a time on all cores, however many
+files are in flight.
+"""
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from service.embeddings import EmbeddingError, check_input_tokens
+
+#: Inputs are spread over free request slots in parts of at least this many: a few files' chunks
+#: go in one request, and the provider's request budget is not spent on tiny ones.
+SPREAD_MIN_INPUTS = 64
+
+
+class RequestEmbedder(Protocol):
+    """An embedder that can send one request of many inputs as it is."""
+
+    model: str
+    dimension: int
+    max_input_tokens: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    async def embed_request(self, texts: list[str]) -> list[list[float]]: ...
+
+
+@dataclass(eq=False)
+class _Call:
+    """One `embed` call: where its vectors go and the future its caller awaits."""
+
+    future: asyncio.Future[list[list[float]]]
+    vectors: list[list[float] | None]
+    missing: int
+
+    def put(self, index: int, vector: list[float]) -> None:
+        if self.future.done():
+            return
+        self.vectors[index] = vector
+        self.missing -= 1
+        if self.missing == 0:
+            self.future.set_result([v for v in self.vectors if v is not None])
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+@dataclass(eq=False)
+class _Input:
+    call: _Call
+    index: int
+    text: str
+    tokens: int
+
+
+@dataclass
+class SharedEmbedder:
+    inner: RequestEmbedder
+    max_inputs: int
+    max_tokens: int
+    concurrency: int
+    _queue: deque[_Input] = field(default_factory=deque)
+    _retry: deque[list[_Input]] = field(default_factory=deque)  # halves of refused requests
+    _in_flight: int = 0
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if min(self.max_inputs, self.max_tokens, self.concurrency) < 1:
+            raise ValueError("max_inputs, max_tokens and concurrency must each be at least 1")
+        self.model = self.inner.model
+        self.dimension = self.inner.dimension
+        self.max_input_tokens = min(self.inner.max_input_tokens, self.max_tokens)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    @property
+    def queued(self) -> int:
+        """Inputs waiting for a request."""
+        return len(self._queue) + sum(len(batch) for batch in self._retry)
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        counts = await asyncio.to_thread(lambda: [self.count_tokens(text) for text in texts])
+        check_input_tokens(counts, self.model, self.max_input_tokens)
+        future: asyncio.Future[list[list[float]]] = asyncio.get_running_loop().create_future()
+        call = _Call(future, [None] * len(texts), len(texts))
+        self._queue.extend(
+            _Input(call, i, text, n) for i, (text, n) in enumerate(zip(texts, counts, strict=True))
+        )
+        self._send_what_fits()
+        return await future
+
+    def _send_what_fits(self) -> None:
+        while self._in_flight < self.concurrency:
+            batch = self._retry.popleft() if self._retry else self._take()
+            batch = [item for item in batch if not item.call.future.done()]
+            if not batch:
+                if self._retry or self._queue:
+                    continue
+                return
+            self._in_flight += 1
+            task = asyncio.create_task(self._send(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _take(self) -> list[_Input]:
+        """The next request's inputs from the queue: its share of what waits, split evenly over
+        the free request slots (SPREAD_MIN_INPUTS at least), within the limits."""
+        while self._queue and self._queue[0].call.future.done():
+            self._queue.popleft()  # its caller is gone
+        free = self.concurrency - self._in_flight
+        share = max(math.ceil(len(self._queue) / free), SPREAD_MIN_INPUTS)
+        share = min(self.max_inputs, share)
+        batch: list[_Input] = []
+        tokens = 0
+        while self._queue and len(batch) < share:
+            item = self._queue[0]
+            if batch and tokens + item.tokens > self.max_tokens:
+                break
+            batch.append(self._queue.popleft())
+            tokens += item.tokens
+        return batch
+
+    async def _send(self, batch: list[_Input]) -> None:
+        try:
+            vectors = await self.inner.embed_request([item.text for item in batch])
+        except Exception as exc:
+            if isinstance(exc, EmbeddingError) and not exc.retriable and len(batch) > 1:
+                half = len(batch) // 2
+                self._retry.extend((batch[:half], batch[half:]))
+            else:
+                for call in {item.call for item in batch}:
+                    call.fail(exc)
+        else:
+            for item, vector in zip(batch, vectors, strict=True):
+                item.call.put(item.index, vector)
+        finally:
+            self._in_flight -= 1
+            self._send_what_fits()
