@@ -112,12 +112,15 @@ class Embedder(Protocol):
 
 def create_embedder(settings: Settings, http: httpx.AsyncClient) -> Embedder:
     """The configured embedder, its inputs shared by the files in flight (shared_embeddings)."""
+    from service.pacing import Pacing
     from service.shared_embeddings import SharedEmbedder
 
     inner: LocalEmbedder | OpenAIEmbedder
+    pacing: Pacing | None
     match settings.embedder:
         case "local":
             inner, inputs, tokens, requests = LocalEmbedder(), LOCAL_SHARED_BATCH, None, 1
+            pacing = None
         case "openai":
             if not settings.openai_api_key:
                 raise ValueError(
@@ -133,6 +136,7 @@ def create_embedder(settings: Settings, http: httpx.AsyncClient) -> Embedder:
             )
             inputs, tokens = OPENAI_MAX_INPUTS_PER_REQUEST, OPENAI_MAX_TOKENS_PER_REQUEST
             requests = settings.embedding_requests
+            pacing = Pacing(settings.embedding_rpm, settings.embedding_tpm, requests)
         case _:
             assert_never(settings.embedder)
     return SharedEmbedder(
@@ -140,6 +144,7 @@ def create_embedder(settings: Settings, http: httpx.AsyncClient) -> Embedder:
         max_inputs=settings.embedding_max_inputs or inputs,
         max_tokens=settings.embedding_max_tokens or tokens or inner.max_input_tokens,
         concurrency=requests,
+        pacing=pacing,
     )
 
 
@@ -240,6 +245,7 @@ class LocalEmbedder:
         self.max_input_tokens = LOCAL_MAX_INPUT_TOKENS
         self._batch_size = batch_size
         self._threads = threads
+        self.last_headers: Mapping[str, str] = {}
 
     def count_tokens(self, text: str) -> int:
         """WordPiece tokens of `text`, without [CLS] and [SEP]."""
@@ -368,6 +374,7 @@ class OpenAIEmbedder:
             self.dimension if native is not None and self.dimension != native else openai.omit
         )
         self._api_key = api_key
+        self.last_headers: Mapping[str, str] = {}
         client = openai.AsyncOpenAI(
             api_key=api_key,
             # Explicit, so the SDK never falls back to an OPENAI_BASE_URL the settings did not see.
@@ -399,9 +406,10 @@ class OpenAIEmbedder:
     async def embed_request(self, texts: list[str]) -> list[list[float]]:
         """One request of `texts` as they are, within the endpoint's limits."""
         try:
-            response = await self._embeddings.create(
+            raw = await self._embeddings.with_raw_response.create(
                 model=self.model, input=texts, dimensions=self._dimensions
             )
+            response = raw.parse()
         except openai.APIStatusError as exc:
             # Not chained: the server's own message can quote the key, and a logged
             # traceback would print it.
@@ -418,6 +426,7 @@ class OpenAIEmbedder:
             raise EmbeddingError(
                 f"{self.model} answered {len(response.data)} embeddings for {len(texts)} inputs"
             )
+        self.last_headers = raw.headers
         ordered = [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
         lengths = {len(vector) for vector in ordered}
         if lengths != {self.dimension}:

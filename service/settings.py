@@ -135,6 +135,20 @@ class Settings(BaseSettings):
         description="Embedding requests in flight at once (OpenAI); the local model runs one "
         "batch at a time on all cores.",
     )
+    embedding_rpm: int | None = Field(
+        None,
+        alias="DOCS_INGEST_EMBEDDING_RPM",
+        ge=1,
+        description="Embedding requests per minute the OpenAI account allows; unset: learnt "
+        "from the x-ratelimit headers of its answers.",
+    )
+    embedding_tpm: int | None = Field(
+        None,
+        alias="DOCS_INGEST_EMBEDDING_TPM",
+        ge=1,
+        description="Embedding tokens per minute the OpenAI account allows; unset: learnt "
+        "from the x-ratelimit headers of its answers.",
+    )
     embedding_max_inputs: int | None = Field(
         None,
         alias="DOCS_INGEST_EMBEDDING_MAX_INPUTS",

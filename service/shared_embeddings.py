@@ -9,8 +9,10 @@ next ones, spread over the free request slots (never in parts smaller than SPREA
 
 Errors stay with the file they belong to. A request refused for good (a 400, an input too
 long) is split in halves and sent again until the inputs at fault are alone, so only their
-calls fail, with the provider's message, and their neighbours get their vectors. Any other
-error fails the calls whose inputs were in that request, each of which retries its own step.
+calls fail, with the provider's message, and their neighbours get their vectors. A 429 or a
+server error is sent again after the pause `pacing` sets (service/pacing.py), up to MAX_SENDS
+times; then, as any other error, it fails the calls whose inputs were in that request, each of
+which retries its own step.
 A call cancelled while it waits (its run was cancelled) takes its inputs out of the queue.
 
 For the local model, `concurrency` 1 runs one inference at a time on all cores, however many
@@ -20,23 +22,29 @@ files are in flight.
 import asyncio
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from service.embeddings import EmbeddingError, check_input_tokens
+from service.pacing import Pacing
 
 #: Inputs are spread over free request slots in parts of at least this many: a few files' chunks
 #: go in one request, and the provider's request budget is not spent on tiny ones.
 SPREAD_MIN_INPUTS = 64
+#: Times a request is sent again after a 429 or a server error (paced) before its files fail
+#: and retry their own steps.
+MAX_SENDS = 5
 
 
 class RequestEmbedder(Protocol):
-    """An embedder that can send one request of many inputs as it is."""
+    """An embedder that can send one request of many inputs as it is; `last_headers` are the
+    headers of the answer it received last (empty for the local model)."""
 
     model: str
     dimension: int
     max_input_tokens: int
+    last_headers: Mapping[str, str]
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -78,8 +86,11 @@ class SharedEmbedder:
     max_inputs: int
     max_tokens: int
     concurrency: int
+    pacing: Pacing | None = None
     _queue: deque[_Input] = field(default_factory=deque)
-    _retry: deque[list[_Input]] = field(default_factory=deque)  # halves of refused requests
+    # requests to send before the queue, with the times each was sent: halves of a refused
+    # request, and requests to send again after a 429 or a server error
+    _retry: deque[tuple[list[_Input], int]] = field(default_factory=deque)
     _in_flight: int = 0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -96,7 +107,7 @@ class SharedEmbedder:
     @property
     def queued(self) -> int:
         """Inputs waiting for a request."""
-        return len(self._queue) + sum(len(batch) for batch in self._retry)
+        return len(self._queue) + sum(len(batch) for batch, _ in self._retry)
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
@@ -112,15 +123,16 @@ class SharedEmbedder:
         return await future
 
     def _send_what_fits(self) -> None:
-        while self._in_flight < self.concurrency:
-            batch = self._retry.popleft() if self._retry else self._take()
+        allowed = self.pacing.allowed if self.pacing else self.concurrency
+        while self._in_flight < allowed:
+            batch, sent = self._retry.popleft() if self._retry else (self._take(), 0)
             batch = [item for item in batch if not item.call.future.done()]
             if not batch:
                 if self._retry or self._queue:
                     continue
                 return
             self._in_flight += 1
-            task = asyncio.create_task(self._send(batch))
+            task = asyncio.create_task(self._send(batch, sent))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -129,7 +141,7 @@ class SharedEmbedder:
         the free request slots (SPREAD_MIN_INPUTS at least), within the limits."""
         while self._queue and self._queue[0].call.future.done():
             self._queue.popleft()  # its caller is gone
-        free = self.concurrency - self._in_flight
+        free = max(1, (self.pacing.allowed if self.pacing else self.concurrency) - self._in_flight)
         share = max(math.ceil(len(self._queue) / free), SPREAD_MIN_INPUTS)
         share = min(self.max_inputs, share)
         batch: list[_Input] = []
@@ -142,17 +154,32 @@ class SharedEmbedder:
             tokens += item.tokens
         return batch
 
-    async def _send(self, batch: list[_Input]) -> None:
+    async def _send(self, batch: list[_Input], sent: int) -> None:
         try:
+            if self.pacing is not None:
+                await asyncio.sleep(self.pacing.wait(sum(item.tokens for item in batch)))
+                await asyncio.sleep(self.pacing.pause_left())  # a 429 meanwhile
             vectors = await self.inner.embed_request([item.text for item in batch])
+            headers = self.inner.last_headers  # read at once: no other answer came in between
         except Exception as exc:
-            if isinstance(exc, EmbeddingError) and not exc.retriable and len(batch) > 1:
+            refused = isinstance(exc, EmbeddingError) and not exc.retriable
+            if refused and len(batch) > 1:
                 half = len(batch) // 2
-                self._retry.extend((batch[:half], batch[half:]))
+                self._retry.extend(((batch[:half], sent), (batch[half:], sent)))
+            elif (
+                isinstance(exc, EmbeddingError)
+                and exc.retriable
+                and self.pacing
+                and sent + 1 < MAX_SENDS
+            ):
+                self.pacing.refused(exc.retry_after, sent)
+                self._retry.appendleft((batch, sent + 1))
             else:
                 for call in {item.call for item in batch}:
                     call.fail(exc)
         else:
+            if self.pacing is not None:
+                self.pacing.answered(headers)
             for item, vector in zip(batch, vectors, strict=True):
                 item.call.put(item.index, vector)
         finally:
