@@ -1,7 +1,9 @@
 """`docs-file-process`: one file into the index, and its row in the job.
 
 A file whose blob the store already holds is skipped as unchanged (unless the job re-indexes
-everything). When the file fails for good, `on_failure` records the failure on its row: one bad
+everything). A file of more than PART_CHUNKS chunks is embedded and upserted in a step per part
+(`index`, `index-part-1`, ...) and recorded in a last step (`record`), so no step holds a file
+slot for minutes. When the file fails for good, `on_failure` records the failure on its row: one bad
 file never fails the job.
 """
 
@@ -47,7 +49,8 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
         task = FileTask.model_validate(ctx.event.data)
 
         async def index() -> dict[str, Any]:
-            # One step indexes the file and records it: every SDK call holds a concurrency slot.
+            # A file of up to PART_CHUNKS chunks is indexed and recorded in this one step: every
+            # SDK call holds a concurrency slot. A larger one goes on in a step per part.
             started = utc_now()
             repository, known_sha, cancelled = await in_session(services, _prepare, task)
             if cancelled:
@@ -59,6 +62,19 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
                 result = await translating(
                     index_file(task, source, services.embedder, services.vectors)
                 )
+            if isinstance(result, Indexed) and result.parts > 1:
+                return {"parts": result.parts, "started": started.isoformat()}
+            return await record(result, started)
+
+        async def index_part(part: int) -> dict[str, Any]:
+            repository = await in_session(services, _repository, task)
+            source = services.source_for(repository)
+            result = await translating(
+                index_file(task, source, services.embedder, services.vectors, part)
+            )
+            return {"chunks": result.chunks} if isinstance(result, Indexed) else {}
+
+        async def record(result: Indexed | Skipped, started: datetime) -> dict[str, Any]:
             pending = await in_session(services, _record, task, result, started)
             if isinstance(result, Indexed):
                 status, chunks, error = FileStatus.PROCESSED, result.chunks, None
@@ -67,6 +83,14 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
             return {"status": status.value, "chunks": chunks, "error": error, "pending": pending}
 
         outcome = await ctx.step.run("index", index)
+        if "parts" in outcome:
+            chunks = 0
+            for part in range(1, int(outcome["parts"])):
+                done = await ctx.step.run(f"index-part-{part}", index_part, part)
+                chunks = int(done.get("chunks", 0))
+            result = Indexed(chunks) if chunks else Skipped("the file changed while indexed")
+            started = datetime.fromisoformat(outcome["started"])
+            outcome = await ctx.step.run("record", record, result, started)
         await notify_if_done(ctx, task.ingestion_id, int(outcome["pending"]))
         return outcome
 
@@ -80,6 +104,10 @@ def _prepare(session: Session, task: FileTask) -> tuple[ConnectedRepository, str
     known_sha = jobs.indexed_sha(session, task.store_id, task.repository_id, task.path)
     cancelled = jobs.get_job(session, task.ingestion_id).status is IngestionStatus.CANCELLED
     return repository, known_sha, cancelled
+
+
+def _repository(session: Session, task: FileTask) -> ConnectedRepository:
+    return jobs.get_repository(session, task.repository_id)
 
 
 def _record(session: Session, task: FileTask, result: Indexed | Skipped, started: datetime) -> int:

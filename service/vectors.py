@@ -127,9 +127,16 @@ class VectorStore(Protocol):
         """Create the collection if it is missing; refuse one that has another dimension."""
 
     async def upsert_file(
-        self, collection: str, repository: str, path: str, chunks: Sequence[ChunkRecord]
+        self,
+        collection: str,
+        repository: str,
+        path: str,
+        chunks: Sequence[ChunkRecord],
+        total: int | None = None,
     ) -> None:
-        """Make the file's points exactly `chunks`: overwrite by id, delete any surplus."""
+        """Write `chunks` (overwriting by id) and delete the file's points from chunk `total`
+        on: `chunks` is the whole file when `total` is None, else a part of a file that has
+        `total` chunks."""
 
     async def delete_file(self, collection: str, repository: str, path: str) -> int | None:
         """Delete the file's points; the number deleted when the backend tells it cheaply."""
@@ -228,7 +235,12 @@ class EdgeVectorStore:
         await asyncio.to_thread(self._ensure_collection, collection, dimension)
 
     async def upsert_file(
-        self, collection: str, repository: str, path: str, chunks: Sequence[ChunkRecord]
+        self,
+        collection: str,
+        repository: str,
+        path: str,
+        chunks: Sequence[ChunkRecord],
+        total: int | None = None,
     ) -> None:
         points = [
             edge.Point(
@@ -238,7 +250,9 @@ class EdgeVectorStore:
             )
             for chunk in chunks
         ]
-        surplus = _edge_file_filter(repository, path, from_chunk=len(chunks))
+        surplus = _edge_file_filter(
+            repository, path, from_chunk=len(chunks) if total is None else total
+        )
 
         def write(opened: _OpenShard) -> None:
             if points:
@@ -424,7 +438,12 @@ class QdrantServerVectorStore:
                     )
 
     async def upsert_file(
-        self, collection: str, repository: str, path: str, chunks: Sequence[ChunkRecord]
+        self,
+        collection: str,
+        repository: str,
+        path: str,
+        chunks: Sequence[ChunkRecord],
+        total: int | None = None,
     ) -> None:
         _check_collection_name(collection)
         points = [
@@ -435,7 +454,9 @@ class QdrantServerVectorStore:
             )
             for chunk in chunks
         ]
-        surplus = _server_file_filter(repository, path, from_chunk=len(chunks))
+        surplus = _server_file_filter(
+            repository, path, from_chunk=len(chunks) if total is None else total
+        )
         async with _translated(collection):
             if points:
                 await self._client.upsert(collection, points=points, wait=True)

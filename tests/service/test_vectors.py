@@ -158,6 +158,22 @@ async def test_a_shrunk_file_keeps_only_its_new_chunks(store: VectorStore) -> No
     ) == [0, 1]
 
 
+async def test_a_file_written_in_parts_keeps_every_part_and_drops_what_is_past_it(
+    store: VectorStore,
+) -> None:
+    await store.upsert_file(COLLECTION, REPO, "a.md", make_chunks(1, 9))  # the old version
+    chunks = make_chunks(2, 5)
+
+    await store.upsert_file(COLLECTION, REPO, "a.md", chunks[:2], total=5)
+    await store.upsert_file(COLLECTION, REPO, "a.md", chunks[2:4], total=5)
+    await store.upsert_file(COLLECTION, REPO, "a.md", chunks[4:], total=5)
+
+    assert await store.count(COLLECTION, repository=REPO, path="a.md") == 5
+    for chunk in chunks:
+        (hit,) = await store.search(COLLECTION, chunk.vector, limit=1)
+        assert (hit.chunk_index, hit.text) == (chunk.chunk_index, chunk.text)
+
+
 async def test_writing_a_file_with_no_chunks_removes_it(store: VectorStore) -> None:
     await store.upsert_file(COLLECTION, REPO, "a.md", make_chunks(1, 4))
     await store.upsert_file(COLLECTION, REPO, "b.md", make_chunks(2, 1))
