@@ -1,28 +1,45 @@
 """How fast a push of a docs repository gets indexed, end to end, against a plain script.
 
-Makes a real git repository of --files markdown pages (1-4 KB, headings, lists, code fences; a
-few chunks each) and starts bench/fake_embeddings.py: an OpenAI-compatible embeddings server in
-its own process that takes --latency-ms per request (overlapping, like OpenAI) and counts what it
-is asked. Then, in one run:
+The repository is a generated git repository of --files markdown pages (1-4 KB, headings, lists,
+code fences; a few chunks each) or, with --repo PATH, a clone of any local repository's HEAD (as
+branch `main` of the clone, so the one-file pushes never touch the original): its markdown files,
+as the service plans them with its lightfast.yml. The embedder is, with --embedder openai (the
+default), bench/fake_embeddings.py: an OpenAI-compatible server in its own process that takes
+--latency-ms per request (overlapping, like OpenAI), counts what it is asked and, when told,
+enforces per-minute rate limits as OpenAI does; with --embedder local, the service's local model
+(all-MiniLM-L6-v2) and no server. Then:
 
-1. initial push, side by side, same files, chunker, token counter, embedding batches, file
-   concurrency and fake server:
-   (a) full path: `docs-ingest serve` in a subprocess (embedded engine, SQLite, Qdrant Edge,
-       DOCS_INGEST_EMBEDDER=openai against the fake server, DOCS_INGEST_FILE_CONCURRENCY =
-       --concurrency), the repository connected through `service.repositories.connect` before
-       `serve` starts, one signed push webhook; timed from the POST until the job row is terminal;
-   (b) plain: this process, no engine, no database: `git ls-tree`, then per file `git cat-file`,
-       `chunk_markdown`, one `OpenAIEmbedder.embed` call of the file's chunks, `upsert_file` into
-       a fresh Qdrant Edge folder; at most --concurrency files at once. That is the pipeline's
-       batching (one embeddings request per file), so full / plain is the cost of the engine, the
-       database and the steps. The plain script's tokenizer is loaded before it is timed; `serve`
-       loads its own during the job (~0.5 s);
-   (c) reference, not part of the ratio: the plain script with cross-file batches of
-       --batch-size chunks per request (0 skips it): what batching across files would give.
-2. --single-pushes one-file pushes into the indexed repository: inputs the fake server was asked
-   to embed (target: exactly the changed file's chunks) and webhook POST -> job row terminal
-   (target < 1 s).
-3. webhook ack latency: --ack-rounds rounds of N signed deliveries sent at once (N from
+1. initial push, side by side, same files, chunker, token counter and store:
+   (a) plain, the floor: this process, no engine, no database: `git ls-tree`, then `git cat-file`
+       and `chunk_markdown` for at most --concurrency files at once. OpenAI: the chunks of all
+       files go, as they come, in requests of exactly --batch-size chunks (64), at most
+       --requests (4) in flight, and each file is upserted into a fresh Qdrant Edge folder as
+       soon as its vectors are back. Local: all chunks, sorted by length, through
+       `LocalEmbedder` in batches of --batch-size (32), one at a time, then each file upserted.
+       The tokenizer (and the model) load before the timing; `serve` loads its own in the job;
+   (b) full path: `docs-ingest serve` in a subprocess (embedded engine, SQLite, Qdrant Edge,
+       DOCS_INGEST_EMBEDDER, DOCS_INGEST_FILE_CONCURRENCY = --concurrency (16),
+       DOCS_INGEST_EMBEDDING_REQUESTS = --requests), the repository connected through
+       `service.repositories.connect` before `serve` starts, one signed push webhook; timed from
+       the POST until the job row is terminal. Meanwhile the resident memory (VmRSS) of `serve`
+       and of its engine subprocess is sampled every 0.2 s; afterwards the engine's engine.db
+       gives the longest single SDK call and the longest step (first attempt's start to end).
+   Targets: full <= 1.3x plain (OpenAI at 100 ms a request), <= 1.15x plain (local model);
+   `serve` (app + engine) under 500 MB resident at its peak; no step over 60 s (worst run).
+   The plain script with one request per file of earlier versions is gone: the service no
+   longer sends a request per file, and that column only added a minute to a 2,000-file run.
+2. rate-limited run (--rate-limited, or --rpm/--tpm not 0; OpenAI only): a fresh `serve`
+   ingests the repository again while the fake server enforces the limits (budgets start spent,
+   as after a minute of work, so tokens / TPM is the floor; --fresh-account starts them full)
+   and is told them (DOCS_INGEST_EMBEDDING_RPM/TPM) unless --no-tell-limits: then it has only
+   the headers. With --rate-limited alone the limits are scaled to the repository so that the
+   run takes about a minute: TPM = its tokens, RPM = its chunks / 32 (requests of 32 chunks on
+   average just fit; a request per file would not). Targets: full <= 1.15x tokens / TPM, and
+   fewer than 5 % of requests answered 429.
+3. --single-pushes one-file pushes into the indexed repository: inputs the fake server was asked
+   to embed (target: exactly the changed file's chunks; not checked on the local model) and
+   webhook POST -> job row terminal (target < 1 s).
+4. webhook ack latency: --ack-rounds rounds of N signed deliveries sent at once (N from
    --deliveries, repeatable), each round on new connections, of two kinds: pushes to another
    branch (acked 202 without a job) and real pushes to the ingested branch (before = after = the
    indexed head: a job row and an engine event each; the jobs are then drained and must embed
@@ -32,8 +49,10 @@ is asked. Then, in one run:
    killed and restarted on the same data, so the run still finishes.
 
 The initial push runs --rounds times (fresh data folder and `serve` each time); the table shows
-the median run. Run with `.venv/bin/python bench/ingest.py` (2,000 files: about six minutes;
---files scales it down). Not a test: nothing imports it.
+the median run. Run with `.venv/bin/python bench/ingest.py`: 2,000 files take about two
+minutes, a minute more with --rate-limited; --files scales it down. The local model embeds
+about 22 chunks/s on 2 cores, in the plain script and in `serve` alike: --files 100 takes about
+a minute. Not a test: nothing imports it.
 """
 
 import argparse
@@ -61,15 +80,16 @@ from typing import Any
 
 import httpx
 from fake_embeddings import text_hash
+from serve_probe import PeakRss, Peaks, StepTimes, step_times
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from cli.pushes import push_payload
 from service.chunking import ChunkedDocument
-from service.config import RepoConfig
+from service.config import CONFIG_FILE, RepoConfig, parse_repo_config
 from service.db import create_db_engine, migrate, session_scope
-from service.embeddings import Embedder, OpenAIEmbedder
-from service.indexing import chunk_records, chunk_text
+from service.embeddings import LOCAL_SHARED_BATCH, Embedder, LocalEmbedder, OpenAIEmbedder
+from service.indexing import chunk_records, chunk_text, unreadable_reason
 from service.models import (
     ConnectedRepository,
     FileAction,
@@ -90,20 +110,29 @@ OTHER_BRANCH = "bench-other"
 REPO_NAME = "bench-docs"
 COLLECTION = "bench"
 FAKE_API_KEY = "fake"
+OPENAI_BATCH = 64  # chunks per request of the plain script, OpenAI
 TERMINAL = {
     IngestionStatus.PROCESSED,
     IngestionStatus.SKIPPED,
     IngestionStatus.FAILED,
     IngestionStatus.CANCELLED,
 }
-TARGET_RATIO = 1.3
+TARGET_RATIO = {"openai": 1.3, "local": 1.15}
+TARGET_RATE_LIMITED_RATIO = 1.15
+TARGET_429_SHARE = 0.05
+TARGET_RSS_MB = 500.0
+TARGET_STEP_S = 60.0
 TARGET_ONE_FILE_S = 1.0
 TARGET_ACK_P99_MS = 50.0
+# A rate-limited run scaled to the repository takes about this long at its floor.
+RATE_LIMITED_RUN_S = 60.0
+RATE_LIMITED_CHUNKS_PER_REQUEST = 32
 JOB_POLL_S = 0.01
 ACK_TIMEOUT_S = 10.0
 ACK_WARM_UP = 5  # deliveries: opens the app's code paths and pools before timing
 RECOVERY_TIMEOUT_S = 45.0
 DRAIN_TIMEOUT_S = 600.0
+MB = 1024 * 1024
 # Moments of an ingestion, in the order they happen.
 JOB_RUNNING = "job row running"
 FIRST_REQUEST = "1st embedding request"
@@ -193,8 +222,33 @@ def make_repository(path: Path, files: int, seed: int) -> list[str]:
     return paths
 
 
+def clone_repository(source: Path, path: Path) -> None:
+    """A clone of `source` with its HEAD as `main`: the one-file pushes commit in the clone."""
+    sha = git(source, "rev-parse", "HEAD").strip()
+    subprocess.run(["git", "clone", "-q", str(source), str(path)], check=True)
+    git(path, "switch", "-q", "-C", BRANCH, sha)
+
+
 def head(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD").strip()
+
+
+@dataclass(frozen=True)
+class Planned:
+    config: RepoConfig
+    files: list[tuple[str, str]]  # (path, blob sha) of the files to process
+
+
+async def planned_files(source: LocalGitSource) -> Planned:
+    """The files a push of BRANCH's head processes in an empty store, as the service plans them."""
+    sha = await source.resolve(BRANCH)
+    config = parse_repo_config(await source.read_file(sha, CONFIG_FILE))
+    files = [
+        (item.path, item.blob_sha or "")
+        for item in plan(await source.tree(sha), {}, config, candidates=None)
+        if item.action is FileAction.PROCESS and item.skip_reason is None
+    ]
+    return Planned(config, files)
 
 
 # --- processes ----------------------------------------------------------------------------------
@@ -242,12 +296,34 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @dataclass(frozen=True)
 class EmbedStats:
-    requests: int
+    requests: int  # answered with vectors
     inputs: int
+    tokens: int
+    refused: int  # answered 429
+    too_large: int  # of which: a request of more tokens than the TPM
     peak_in_flight: int
     first_arrival: float | None  # time.time() of the first request
     last_answer: float | None  # time.time() of the last answer
     hashes: list[str]
+
+    @property
+    def refused_share(self) -> float:
+        return self.refused / max(1, self.requests + self.refused)
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    rpm: int  # 0 = none
+    tpm: int
+    fresh: bool  # budgets start full, not spent
+    told: bool  # the service gets them as settings
+
+    def describe(self) -> str:
+        pairs = (("RPM", self.rpm), ("TPM", self.tpm))
+        limits = ", ".join(f"{name} {value:,}" for name, value in pairs if value)
+        start = "full (a fresh account)" if self.fresh else "spent (after a minute at the limit)"
+        told = "told to the service" if self.told else "not told: the service reads the headers"
+        return f"{limits}; {told}; budgets start {start}"
 
 
 class FakeEmbeddings:
@@ -270,13 +346,21 @@ class FakeEmbeddings:
         return f"{self.url}/v1"
 
     def reset(self) -> None:
+        """Counters to zero and the rate-limit budgets started again."""
         self.http.post("/stats/reset").raise_for_status()
+
+    def limit(self, limits: RateLimits | None) -> None:
+        body = {"rpm": 0, "tpm": 0} if limits is None else vars(limits)
+        self.http.post("/limits", json=body).raise_for_status()
 
     def stats(self) -> EmbedStats:
         body = self.http.get("/stats").json()
         return EmbedStats(
             body["requests"],
             body["inputs"],
+            body["tokens"],
+            body["refused"],
+            body["too_large"],
             body["peak_in_flight"],
             body["first_arrival"],
             body["last_answer"],
@@ -365,16 +449,28 @@ class Connected:
     webhook_secret: str
 
 
-def service_env(data_dir: Path, fake: FakeEmbeddings, concurrency: int) -> dict[str, str]:
-    return {
+def service_env(
+    data_dir: Path, args: argparse.Namespace, fake: FakeEmbeddings | None, limits: RateLimits | None
+) -> dict[str, str]:
+    env = {
         "DOCS_INGEST_DATA_DIR": str(data_dir),
         "DOCS_INGEST_PORT": str(free_port()),
         "DOCS_INGEST_ENGINE_PORT": str(free_port()),
+        "DOCS_INGEST_FILE_CONCURRENCY": str(args.concurrency),
+        "DOCS_INGEST_EMBEDDING_REQUESTS": str(args.requests),
+    }
+    if fake is None:
+        return {**env, "DOCS_INGEST_EMBEDDER": "local"}
+    env |= {
         "DOCS_INGEST_EMBEDDER": "openai",
         "OPENAI_API_KEY": FAKE_API_KEY,
         "OPENAI_BASE_URL": fake.base_url,
-        "DOCS_INGEST_FILE_CONCURRENCY": str(concurrency),
     }
+    if limits is not None and limits.told:
+        for name, value in (("RPM", limits.rpm), ("TPM", limits.tpm)):
+            if value:
+                env[f"DOCS_INGEST_EMBEDDING_{name}"] = str(value)
+    return env
 
 
 # Settings the environment could set that would point the service away from the embedded
@@ -391,7 +487,7 @@ def clean_environment() -> dict[str, str]:
     }
 
 
-def connect_repository(settings: Settings, repo: Path, fake: FakeEmbeddings) -> Connected:
+def connect_repository(settings: Settings, repo: Path, embedder: Embedder) -> Connected:
     """Migrate the fresh database and connect the repository, before `serve` starts."""
     migrate(settings.sqlalchemy_url)
     db = create_db_engine(settings.sqlalchemy_url)
@@ -403,7 +499,7 @@ def connect_repository(settings: Settings, repo: Path, fake: FakeEmbeddings) -> 
                 full_name=REPO_NAME,
                 external_id=local_external_id(repo),
                 default_branch=BRANCH,
-                embedder=fake_embedder(fake),
+                embedder=embedder,
                 local_path=repo,
             )
     finally:
@@ -414,13 +510,18 @@ def connect_repository(settings: Settings, repo: Path, fake: FakeEmbeddings) -> 
 
 @contextlib.contextmanager
 def running_service(
-    workdir: Path, repo: Path, fake: FakeEmbeddings, concurrency: int, profile: Path | None
+    workdir: Path,
+    repo: Path,
+    args: argparse.Namespace,
+    fake: FakeEmbeddings | None,
+    profile: Path | None = None,
+    limits: RateLimits | None = None,
 ) -> Iterator[Service]:
-    env = service_env(workdir / "data", fake, concurrency)
+    env = service_env(workdir / "data", args, fake, limits)
     # No .env file: the benchmark's settings are exactly `env`, here and in `serve`.
     values: dict[str, Any] = {"_env_file": None, **env}
     settings = Settings(**values)
-    connected = connect_repository(settings, repo, fake)
+    connected = connect_repository(settings, repo, model_of(fake))
     service = Service(workdir, env, settings, connected, profile)
     try:
         yield service
@@ -428,9 +529,11 @@ def running_service(
         service.stop()
 
 
-def fake_embedder(fake: FakeEmbeddings) -> Embedder:
-    """The embedder `serve` builds from the same settings; only its model and dimension are used
-    before an event loop exists, so its HTTP client is never opened."""
+def model_of(fake: FakeEmbeddings | None) -> Embedder:
+    """The embedder `serve` builds from the same settings, for its model, dimension and token
+    counter: the fake server's HTTP client is never opened, the local model never loaded."""
+    if fake is None:
+        return LocalEmbedder()
     return OpenAIEmbedder(httpx.AsyncClient(), api_key=FAKE_API_KEY, base_url=fake.base_url)
 
 
@@ -474,11 +577,11 @@ def last_ingested_sha(service: Service) -> str | None:
         return row.last_ingested_sha
 
 
-def push_now(service: Service, repo: Path, branch: str = BRANCH) -> tuple[int, float]:
-    """Deliver a push of `branch` from the last ingested sha to HEAD; (job id, seconds to done)."""
+def push_now(service: Service, repo: Path, timeout: float = INGEST_TIMEOUT_S) -> tuple[int, float]:
+    """Deliver a push from the last ingested sha to HEAD; (job id, seconds to done)."""
     payload = push_payload(
         repo,
-        branch=branch,
+        branch=BRANCH,
         before=last_ingested_sha(service),
         after=head(repo),
         repository_id=service.repository.external_id,
@@ -490,7 +593,7 @@ def push_now(service: Service, repo: Path, branch: str = BRANCH) -> tuple[int, f
     if response.status_code != 202:
         raise SystemExit(f"webhook answered {response.status_code}: {response.text}")
     job_id = int(response.json()["job_id"])
-    wait_for_job(service, job_id)
+    wait_for_job(service, job_id, timeout)
     return job_id, time.perf_counter() - start
 
 
@@ -500,14 +603,17 @@ class Run:
     seconds: float
     files: int
     chunks: int
-    embed: EmbedStats
+    embed: EmbedStats | None  # None: the local model, no server to count
     cpu: float
     timeline: dict[str, float] = field(default_factory=dict)  # moment -> seconds after start
+    tokens: int = 0  # of all chunks, by the embedder's counter (plain script)
+    rss: Peaks | None = None  # full path
+    steps: StepTimes | None = None  # full path
 
 
-def embedding_timeline(embed: EmbedStats, started_at: float) -> dict[str, float]:
+def embedding_timeline(embed: EmbedStats | None, started_at: float) -> dict[str, float]:
     """When the fake server saw the first request and sent the last answer, after `started_at`."""
-    if embed.first_arrival is None or embed.last_answer is None:
+    if embed is None or embed.first_arrival is None or embed.last_answer is None:
         return {}
     return {
         FIRST_REQUEST: embed.first_arrival - started_at,
@@ -538,23 +644,33 @@ def job_timeline(
     return job.files_processed, int(chunks or 0), moments
 
 
-def full_ingest(service: Service, repo: Path, fake: FakeEmbeddings, label: str) -> Run:
-    fake.reset()
+def full_ingest(
+    service: Service,
+    repo: Path,
+    fake: FakeEmbeddings | None,
+    label: str,
+    timeout: float = INGEST_TIMEOUT_S,
+) -> Run:
+    """The initial push through `serve`, its memory sampled meanwhile, its steps read after."""
+    if fake is not None:
+        fake.reset()
     cpu = service.cpu()
     sent_at = time.time()
-    job_id, seconds = push_now(service, repo)
+    with PeakRss(service.process.pid) as rss:
+        job_id, seconds = push_now(service, repo, timeout)
+    steps = step_times(service.settings.engine_db, math.floor(sent_at * 1000))
     files, chunks, moments = job_timeline(service, job_id, sent_at)
-    embed = fake.stats()
+    embed = fake.stats() if fake is not None else None
     timeline = {**moments, **embedding_timeline(embed, sent_at), DONE: seconds}
-    return Run(label, seconds, files, chunks, embed, service.cpu() - cpu, timeline)
+    cpu = service.cpu() - cpu
+    return Run(label, seconds, files, chunks, embed, cpu, timeline, rss=rss.peaks, steps=steps)
 
 
 # --- the plain script ---------------------------------------------------------------------------
 
 
-def chunked(text: str, embedder: Embedder) -> ChunkedDocument:
-    """The file's chunks with the default lightfast.yml, as the pipeline makes them."""
-    config = RepoConfig()
+def chunked(text: str, embedder: Embedder, config: RepoConfig) -> ChunkedDocument:
+    """The file's chunks, as the pipeline makes them."""
     return chunk_text(text, embedder, config.chunk_size, config.chunk_overlap)
 
 
@@ -562,66 +678,138 @@ def texts_of(document: ChunkedDocument) -> list[str]:
     return [chunk.text for chunk in document.chunks]
 
 
-async def plain_ingest(
-    repo: Path, store_dir: Path, fake: FakeEmbeddings, concurrency: int, batch_size: int
+@dataclass
+class Plain:
+    """What both plain scripts share: the source, a fresh store, the planned files."""
+
+    source: LocalGitSource
+    vectors: EdgeVectorStore
+    embedder: Embedder
+    planned: Planned | None = None
+
+    async def start(self) -> list[tuple[str, str]]:
+        self.planned = await planned_files(self.source)
+        await self.vectors.ensure_collection(COLLECTION, self.embedder.dimension)
+        return self.planned.files
+
+    async def read(self, slots: asyncio.Semaphore, blob_sha: str) -> ChunkedDocument | None:
+        """The blob's chunks; None for a file the service skips (binary, not UTF-8, too big)."""
+        assert self.planned is not None
+        async with slots:
+            content = await self.source.read_blob(blob_sha)
+            if unreadable_reason(content, self.planned.config.max_file_size) is not None:
+                return None
+            return chunked(content.decode(), self.embedder, self.planned.config)
+
+    async def upsert(
+        self, path: str, blob_sha: str, document: ChunkedDocument, vectors: list[list[float]]
+    ) -> None:
+        records = chunk_records(document, blob_sha, vectors)
+        await self.vectors.upsert_file(COLLECTION, REPO_NAME, path, records)
+
+
+async def plain_openai(
+    repo: Path, store_dir: Path, fake: FakeEmbeddings, args: argparse.Namespace
 ) -> Run:
-    """Read, chunk, embed and upsert every file in this process; batch_size 0 = per file."""
+    """Read, chunk, embed and upsert every file in this process: the chunks of all files go, as
+    they come, in requests of exactly args.batch_size, at most args.requests in flight."""
     fake.reset()
     cpu = own_cpu_seconds()
     async with httpx.AsyncClient(timeout=60) as http:
         embedder = OpenAIEmbedder(http, api_key=FAKE_API_KEY, base_url=fake.base_url)
-        vectors = EdgeVectorStore(store_dir)
-        source = LocalGitSource(repo)
+        plain = Plain(LocalGitSource(repo), EdgeVectorStore(store_dir), embedder)
         started_at, start = time.time(), time.perf_counter()
-        tree = await source.tree(await source.resolve(BRANCH))
-        files = [
-            (item.path, item.blob_sha or "")
-            for item in plan(tree, {}, RepoConfig(), candidates=None)
-            if item.action is FileAction.PROCESS and item.skip_reason is None
-        ]
-        await vectors.ensure_collection(COLLECTION, embedder.dimension)
-        slots = asyncio.Semaphore(concurrency)
+        files = await plain.start()
+        reading = asyncio.Semaphore(args.concurrency)
+        sending = asyncio.Semaphore(args.requests)
+        documents: dict[int, ChunkedDocument] = {}
+        vectors: dict[int, dict[int, list[float]]] = {}  # file number -> chunk index -> vector
+        waiting: list[tuple[int, int, str]] = []  # (file, chunk, text) not yet in a request
+        tasks: list[asyncio.Task[None]] = []
 
-        async def one_file(path: str, blob_sha: str) -> int:
-            async with slots:
-                document = chunked((await source.read_blob(blob_sha)).decode(), embedder)
-                embedded = await embedder.embed(texts_of(document))
-                await vectors.upsert_file(
-                    COLLECTION, REPO_NAME, path, chunk_records(document, blob_sha, embedded)
-                )
-                return len(document.chunks)
+        async def send(batch: list[tuple[int, int, str]]) -> None:
+            async with sending:
+                embedded = await embedder.embed_request([text for *_, text in batch])
+            for (number, index, _), vector in zip(batch, embedded, strict=True):
+                vectors[number][index] = vector
+                document = documents[number]
+                if len(vectors[number]) == len(document.chunks):
+                    ordered = [vectors[number][i] for i in range(len(document.chunks))]
+                    await plain.upsert(*files[number], document, ordered)
 
-        async def read_file(blob_sha: str) -> ChunkedDocument:
-            async with slots:
-                return chunked((await source.read_blob(blob_sha)).decode(), embedder)
+        def send_soon(batch: list[tuple[int, int, str]]) -> None:
+            tasks.append(asyncio.create_task(send(batch)))
 
-        async def embed_batch(batch: list[str]) -> list[list[float]]:
-            async with slots:
-                return await embedder.embed(batch)
+        async def read(number: int, blob_sha: str) -> None:
+            document = await plain.read(reading, blob_sha)
+            if document is None:
+                return
+            documents[number], vectors[number] = document, {}
+            if not document.chunks:
+                await plain.upsert(*files[number], document, [])
+            waiting.extend((number, chunk.index, chunk.text) for chunk in document.chunks)
+            while len(waiting) >= args.batch_size:
+                send_soon(waiting[: args.batch_size])
+                del waiting[: args.batch_size]
 
-        if batch_size == 0:
-            chunks = sum(await asyncio.gather(*(one_file(*file) for file in files)))
-        else:
-            documents = await asyncio.gather(*(read_file(sha) for _, sha in files))
-            flat = [text for document in documents for text in texts_of(document)]
-            batches = [flat[i : i + batch_size] for i in range(0, len(flat), batch_size)]
-            embedded = [v for vs in await asyncio.gather(*map(embed_batch, batches)) for v in vs]
-            offset = 0
-            for (path, blob_sha), document in zip(files, documents, strict=True):
-                end = offset + len(document.chunks)
-                file_records = chunk_records(document, blob_sha, embedded[offset:end])
-                await vectors.upsert_file(COLLECTION, REPO_NAME, path, file_records)
-                offset = end
-            chunks = len(flat)
+        await asyncio.gather(*(read(number, sha) for number, (_, sha) in enumerate(files)))
+        if waiting:
+            send_soon(waiting)
+        await asyncio.gather(*tasks)
         seconds = time.perf_counter() - start
-        points = await vectors.count(COLLECTION)
-        await vectors.close()
+        chunks = sum(len(document.chunks) for document in documents.values())
+        tokens = sum(c.token_count for document in documents.values() for c in document.chunks)
+        points = await plain.vectors.count(COLLECTION)
+        await plain.vectors.close()
     if points != chunks:
         raise SystemExit(f"plain run stored {points} points for {chunks} chunks")
-    label = "plain, 1 request/file" if batch_size == 0 else f"plain, batches of {batch_size}"
     embed = fake.stats()
     timeline = {**embedding_timeline(embed, started_at), DONE: seconds}
-    return Run(label, seconds, len(files), chunks, embed, own_cpu_seconds() - cpu, timeline)
+    label = f"plain, batches of {args.batch_size}"
+    cpu = own_cpu_seconds() - cpu
+    return Run(label, seconds, len(documents), chunks, embed, cpu, timeline, tokens)
+
+
+async def plain_local(repo: Path, store_dir: Path, args: argparse.Namespace) -> Run:
+    """Read and chunk every file in this process, embed all chunks sorted by length in batches
+    of args.batch_size on the local model, one batch at a time, then upsert each file."""
+    embedder = LocalEmbedder(batch_size=args.batch_size)
+    await embedder.embed_request(["load the model before any timing"])
+    cpu = own_cpu_seconds()
+    plain = Plain(LocalGitSource(repo), EdgeVectorStore(store_dir), embedder)
+    start = time.perf_counter()
+    files = await plain.start()
+    slots = asyncio.Semaphore(args.concurrency)
+    documents = await asyncio.gather(*(plain.read(slots, sha) for _, sha in files))
+    chunks = [
+        (number, chunk)
+        for number, document in enumerate(documents)
+        if document is not None
+        for chunk in document.chunks
+    ]
+    chunks.sort(key=lambda item: item[1].token_count)
+    vectors: dict[int, dict[int, list[float]]] = {
+        number: {} for number, document in enumerate(documents) if document is not None
+    }
+    for first in range(0, len(chunks), args.batch_size):
+        batch = chunks[first : first + args.batch_size]
+        embedded = await embedder.embed_request([chunk.text for _, chunk in batch])
+        for (number, chunk), vector in zip(batch, embedded, strict=True):
+            vectors[number][chunk.index] = vector
+    for number, by_index in vectors.items():
+        document = documents[number]
+        assert document is not None
+        ordered = [by_index[index] for index in range(len(document.chunks))]
+        await plain.upsert(*files[number], document, ordered)
+    seconds = time.perf_counter() - start
+    points = await plain.vectors.count(COLLECTION)
+    await plain.vectors.close()
+    if points != len(chunks):
+        raise SystemExit(f"plain run stored {points} points for {len(chunks)} chunks")
+    label = f"plain, batches of {args.batch_size}"
+    tokens = sum(chunk.token_count for _, chunk in chunks)
+    cpu = own_cpu_seconds() - cpu
+    return Run(label, seconds, len(vectors), len(chunks), None, cpu, {DONE: seconds}, tokens)
 
 
 # --- one-file pushes ----------------------------------------------------------------------------
@@ -630,29 +818,37 @@ async def plain_ingest(
 @dataclass
 class OneFilePush:
     seconds: float
-    embed: EmbedStats
+    embed: EmbedStats | None
     expected_chunks: int
-    exact: bool  # the fake server embedded exactly the changed file's chunks, nothing else
+    # the fake server embedded exactly the changed file's chunks, nothing else; None: not known
+    exact: bool | None
     files_processed: int
 
 
 def one_file_push(
-    service: Service, repo: Path, path: str, fake: FakeEmbeddings, embedder: Embedder, n: int
+    service: Service,
+    repo: Path,
+    path: str,
+    fake: FakeEmbeddings | None,
+    config: RepoConfig,
+    n: int,
 ) -> OneFilePush:
     target = repo / path
     text = target.read_text() + f"\n## Update {n}\n\n{paragraph(random.Random(n))}\n"
     target.write_text(text)
     git(repo, "commit", "-q", "-am", f"update {path}")
-    expected = Counter(text_hash(chunk) for chunk in texts_of(chunked(text, embedder)))
-    fake.reset()
+    embedder = model_of(fake)
+    expected = Counter(text_hash(chunk) for chunk in texts_of(chunked(text, embedder, config)))
+    if fake is not None:
+        fake.reset()
     job_id, seconds = push_now(service, repo)
-    stats = fake.stats()
+    stats = fake.stats() if fake is not None else None
     job = job_row(service, job_id)
     return OneFilePush(
         seconds,
         stats,
         sum(expected.values()),
-        Counter(stats.hashes) == expected,
+        None if stats is None else Counter(stats.hashes) == expected,
         job.files_processed,
     )
 
@@ -723,11 +919,15 @@ class Acks:
     # not within RECOVERY_TIMEOUT_S and was restarted
     recovered_s: float | None = None
     drained_s: float | None = None
-    drain_inputs: int = 0
+    drain_inputs: int | None = None  # None: the local model, no server to count
 
 
 def ack_latency(
-    service: Service, repo: Path, fake: FakeEmbeddings, deliveries: Sequence[int], rounds: int
+    service: Service,
+    repo: Path,
+    fake: FakeEmbeddings | None,
+    deliveries: Sequence[int],
+    rounds: int,
 ) -> list[Acks]:
     """Rounds of concurrent deliveries of each kind and count; a round with failures ends its
     kind and count, and a service that stays unresponsive after it is restarted."""
@@ -750,7 +950,8 @@ def ack_latency(
     kinds = (("other branch, no job", OTHER_BRANCH), ("ingested branch, job", BRANCH))
     for count, (label, branch) in itertools.product(deliveries, kinds):
         acks = Acks(f"{count} at once: {label}", makes_jobs=branch == BRANCH)
-        fake.reset()
+        if fake is not None:
+            fake.reset()
         body = payload(branch)
         start = time.perf_counter()
         for _ in range(rounds):
@@ -767,7 +968,7 @@ def ack_latency(
                 break
         if branch == BRANCH:
             acks.drained_s = wait_for_jobs_drained(service, start)
-            acks.drain_inputs = fake.stats().inputs
+            acks.drain_inputs = fake.stats().inputs if fake is not None else None
         results.append(acks)
     return results
 
@@ -825,45 +1026,87 @@ def table(rows: list[tuple[str, ...]]) -> None:
         print("  " + "  ".join(cells))
 
 
-def utilisation(run: Run, latency_s: float, concurrency: int) -> float:
-    """How busy the embedder's `concurrency` slots were: 1.0 = always `concurrency` in flight."""
-    return run.embed.requests * latency_s / (concurrency * run.seconds)
+def utilisation(run: Run, latency_s: float, requests: int) -> str:
+    """How busy the `requests` request slots were: 100 % = always `requests` in flight."""
+    if run.embed is None:
+        return "-"
+    return f"{run.embed.requests * latency_s / (requests * run.seconds):.0%}"
 
 
-def report_ingest(
-    plains: list[Run], fulls: list[Run], references: list[Run], args: argparse.Namespace
-) -> float:
+def embed_rows(shown: Sequence[Run], latency_s: float, requests: int) -> list[tuple[str, ...]]:
+    def count(run: Run, name: str) -> str:
+        return "-" if run.embed is None else f"{getattr(run.embed, name):,}"
+
+    return [
+        ("embedding requests", *(count(run, "requests") for run in shown)),
+        ("embedded inputs", *(count(run, "inputs") for run in shown)),
+        ("embedded tokens", *(count(run, "tokens") for run in shown)),
+        ("requests answered 429", *(count(run, "refused") for run in shown)),
+        ("peak requests in flight", *(count(run, "peak_in_flight") for run in shown)),
+        ("request slot use", *(utilisation(run, latency_s, requests) for run in shown)),
+    ]
+
+
+def serve_rows(shown: Sequence[Run]) -> list[tuple[str, ...]]:
+    """Peak memory and the longest call and step of the full-path runs among `shown`."""
+
+    def megabytes(run: Run, name: str) -> str:
+        return "-" if run.rss is None else f"{getattr(run.rss, name) / MB:.0f}"
+
+    def seconds(run: Run, name: str) -> str:
+        return "-" if run.steps is None else f"{getattr(run.steps, name):.2f}"
+
+    return [
+        ("peak RSS, serve app (MB)", *(megabytes(run, "app") for run in shown)),
+        ("peak RSS, engine (MB)", *(megabytes(run, "engine") for run in shown)),
+        ("peak RSS, app + engine (MB)", *(megabytes(run, "together") for run in shown)),
+        ("engine SDK calls", *("-" if r.steps is None else str(r.steps.calls) for r in shown)),
+        ("longest SDK call (s)", *(seconds(run, "longest_call_s") for run in shown)),
+        ("longest step (s)", *(seconds(run, "longest_step_s") for run in shown)),
+    ]
+
+
+def longest(run: Run) -> None:
+    if run.steps is not None:
+        steps = run.steps
+        print(
+            f"  {run.label}, longest SDK call: {steps.longest_call} ({steps.longest_call_s:.2f} s)"
+        )
+        print(f"  {run.label}, longest step: {steps.longest_step} ({steps.longest_step_s:.2f} s)")
+
+
+def report_ingest(plains: list[Run], fulls: list[Run], args: argparse.Namespace) -> float:
     latency_s = args.latency_ms / 1000
     plain, full = median_run(plains), median_run(fulls)
-    shown = [plain, full, *references[:1]]
+    shown = [plain, full]
     repeated = f" (median of {len(fulls)})" if len(fulls) > 1 else ""
-    print(f"\nInitial push of {args.files} files{repeated}, file concurrency {args.concurrency}:")
+    print(
+        f"\nInitial push of {full.files} files{repeated}, {args.embedder} embedder, file"
+        f" concurrency {args.concurrency}, {args.requests} requests in flight:"
+    )
     rows: list[tuple[str, ...]] = [("", *(run.label for run in shown))]
     rows += [
         ("wall time (s)", *(f"{run.seconds:.2f}" for run in shown)),
         ("files", *(str(run.files) for run in shown)),
         ("chunks", *(str(run.chunks) for run in shown)),
-        ("embedding requests", *(str(run.embed.requests) for run in shown)),
-        ("embedded inputs", *(str(run.embed.inputs) for run in shown)),
-        ("peak requests in flight", *(str(run.embed.peak_in_flight) for run in shown)),
-        (
-            "embedder slot use",
-            *(f"{utilisation(run, latency_s, args.concurrency):.0%}" for run in shown),
-        ),
+    ]
+    if args.embedder == "openai":
+        rows += embed_rows(shown, latency_s, args.requests)
+    rows += [
         ("files/s", *(f"{run.files / run.seconds:.1f}" for run in shown)),
-        (
-            "slot time per file (ms)",
-            *(f"{run.seconds * args.concurrency / run.files * 1e3:.0f}" for run in shown),
-        ),
+        ("chunks/s", *(f"{run.chunks / run.seconds:.1f}" for run in shown)),
         ("CPU s (process + git)", *(f"{run.cpu:.1f}" for run in shown)),
         ("CPU ms per file", *(f"{run.cpu / run.files * 1e3:.1f}" for run in shown)),
+        *serve_rows(shown),
     ]
     table(rows)
-    floor = plain.embed.requests * latency_s / args.concurrency
-    print(
-        f"  floor: {plain.embed.requests} requests x {args.latency_ms:.0f} ms"
-        f" / {args.concurrency} in flight = {floor:.2f} s"
-    )
+    if plain.embed is not None:
+        floor = plain.embed.requests * latency_s / args.requests
+        print(
+            f"  requests alone: {plain.embed.requests} requests x {args.latency_ms:.0f} ms"
+            f" / {args.requests} in flight = {floor:.2f} s"
+        )
+    longest(full)
     print("\n  Timeline, seconds after the start (webhook POST / the script's first git call):")
 
     def moment(run: Run, name: str) -> str:
@@ -886,7 +1129,42 @@ def report_ingest(
     return full.seconds / plain.seconds
 
 
-def report_pushes(pushes: list[OneFilePush]) -> tuple[float, bool]:
+def token_floor(tokens: int, limits: RateLimits) -> float:
+    """Seconds the account's TPM needs for `tokens` (less the minute a fresh account has)."""
+    if not limits.tpm:
+        return 0.0
+    return max(0, tokens - (limits.tpm if limits.fresh else 0)) * 60 / limits.tpm
+
+
+def report_rate_limited(run: Run, limits: RateLimits, args: argparse.Namespace) -> float:
+    """The rate-limited run's table; full / token floor."""
+    assert run.embed is not None
+    floor = token_floor(run.embed.tokens, limits)
+    ratio = run.seconds / floor if floor else float("nan")
+    print(f"\nRate-limited run of {run.files} files: {limits.describe()}")
+    fresh = " - TPM, a fresh account's first minute" if limits.fresh else ""
+    rows: list[tuple[str, ...]] = [
+        ("", run.label),
+        ("total tokens (embedded)", f"{run.embed.tokens:,}"),
+        (f"token floor: (tokens{fresh}) / TPM (s)", f"{floor:.2f}"),
+        ("full path (s)", f"{run.seconds:.2f}"),
+        ("full / token floor", f"{ratio:.2f}"),
+        ("files", str(run.files)),
+        ("chunks", str(run.chunks)),
+        *embed_rows([run], args.latency_ms / 1000, args.requests),
+        ("429 share of requests", f"{run.embed.refused_share:.1%}"),
+        ("429s for a request over the TPM", str(run.embed.too_large)),
+        *serve_rows([run]),
+    ]
+    table(rows)
+    if limits.rpm:
+        print(f"  requests alone: {run.embed.requests} / {limits.rpm} RPM", end=" ")
+        print(f"= {run.embed.requests * 60 / limits.rpm:.1f} s")
+    longest(run)
+    return ratio
+
+
+def report_pushes(pushes: list[OneFilePush]) -> tuple[float, bool | None]:
     print(f"\nOne-file pushes into the indexed repository ({len(pushes)}):")
     rows: list[tuple[str, ...]] = [
         ("push", "webhook -> done (s)", "requests", "inputs", "file's chunks", "exact", "files")
@@ -896,17 +1174,18 @@ def report_pushes(pushes: list[OneFilePush]) -> tuple[float, bool]:
             (
                 str(number),
                 f"{push.seconds:.3f}",
-                str(push.embed.requests),
-                str(push.embed.inputs),
+                str(push.embed.requests) if push.embed else "-",
+                str(push.embed.inputs) if push.embed else "-",
                 str(push.expected_chunks),
-                "yes" if push.exact else "NO",
+                {True: "yes", False: "NO", None: "-"}[push.exact],
                 str(push.files_processed),
             )
         )
     median = statistics.median(push.seconds for push in pushes)
     rows.append(("median", f"{median:.3f}", "", "", "", "", ""))
     table(rows)
-    return median, all(push.exact for push in pushes)
+    known = [push.exact for push in pushes if push.exact is not None]
+    return median, all(known) if known else None
 
 
 def report_acks(results: list[Acks]) -> float:
@@ -919,8 +1198,9 @@ def report_acks(results: list[Acks]) -> float:
     for acks in results:
         drained = "-"
         if acks.makes_jobs:
+            inputs = "" if acks.drain_inputs is None else f", {acks.drain_inputs} inputs"
             drained = (
-                f"{acks.drained_s:.1f} s, {acks.drain_inputs} inputs"
+                f"{acks.drained_s:.1f} s{inputs}"
                 if acks.drained_s is not None
                 else f"not in {DRAIN_TIMEOUT_S:.0f} s"
             )
@@ -952,7 +1232,7 @@ def report_acks(results: list[Acks]) -> float:
 
 
 def target(goal: str, measured: str, ok: bool) -> None:
-    print(f"  {goal:<46} {measured:>16}  {'ok' if ok else 'MISSED'}")
+    print(f"  {goal:<60} {measured:>18}  {'ok' if ok else 'MISSED'}")
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -963,22 +1243,55 @@ def parse_args() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add = parser.add_argument
-    add("--files", type=int, default=2000, help="markdown files in the repository (2000)")
+    add("--files", type=int, default=2000, help="markdown files to generate (2000)")
+    add(
+        "--repo",
+        type=Path,
+        help="a local git repository to measure on instead: its HEAD's markdown files",
+    )
+    add(
+        "--embedder",
+        choices=("openai", "local"),
+        default="openai",
+        help="openai: the fake OpenAI server; local: the local model, no server (openai)",
+    )
     add("--latency-ms", type=float, default=100.0, help="fake server time per request (100)")
     add(
         "--concurrency",
         type=int,
+        default=16,
+        help="files at once: DOCS_INGEST_FILE_CONCURRENCY and the plain script's reads (16)",
+    )
+    add(
+        "--requests",
+        type=int,
         default=4,
-        help="files at once: DOCS_INGEST_FILE_CONCURRENCY and the plain script's limit (4)",
+        help="requests in flight: DOCS_INGEST_EMBEDDING_REQUESTS and the plain script's (4)",
     )
     add(
         "--batch-size",
         type=int,
-        default=64,
-        help="chunks per request of the cross-file reference run; 0 skips it (64). The ratio "
-        "always compares one request per file, as the pipeline sends",
+        help=f"chunks per request (per inference) of the plain script ({OPENAI_BATCH};"
+        f" local: {LOCAL_SHARED_BATCH}, as the service's)",
     )
     add("--rounds", type=int, default=1, help="initial-push rounds, plain and full each (1)")
+    add(
+        "--rate-limited",
+        action="store_true",
+        help="add the rate-limited run, with limits scaled to a one-minute run unless given",
+    )
+    add("--rpm", type=int, default=0, help="requests per minute of the rate-limited run (0: off)")
+    add("--tpm", type=int, default=0, help="tokens per minute of the rate-limited run (0: off)")
+    add(
+        "--no-tell-limits",
+        action="store_true",
+        help="do not set DOCS_INGEST_EMBEDDING_RPM/TPM: the service has the headers alone",
+    )
+    add(
+        "--fresh-account",
+        action="store_true",
+        help="rate-limit budgets start full (a new account), not spent",
+    )
     add("--single-pushes", type=int, default=5, help="one-file pushes; 0 skips them (5)")
     add(
         "--deliveries",
@@ -991,9 +1304,22 @@ def parse_args() -> argparse.Namespace:
     add("--keep", action="store_true", help="keep the work folder (logs, databases)")
     add("--profile", type=Path, help="run `serve` under cProfile and write its stats here")
     args = parser.parse_args()
-    for name in ("files", "concurrency", "rounds"):
+    for name in ("files", "concurrency", "requests", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if args.batch_size is None:
+        args.batch_size = OPENAI_BATCH if args.embedder == "openai" else LOCAL_SHARED_BATCH
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
+    if min(args.rpm, args.tpm) < 0:
+        parser.error("--rpm and --tpm must be 0 (off) or more")
+    args.rate_limited = args.rate_limited or bool(args.rpm or args.tpm)
+    if args.rate_limited and args.embedder == "local":
+        parser.error("a rate-limited run needs --embedder openai (the fake server)")
+    if args.repo is not None:
+        args.repo = args.repo.resolve()
+        if not (args.repo / ".git").exists():
+            parser.error(f"--repo {args.repo} is not a git repository (no .git)")
     return args
 
 
@@ -1009,69 +1335,144 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def scaled_limits(plain: Run, args: argparse.Namespace) -> RateLimits:
+    """The given limits, or limits that make the repository's run take RATE_LIMITED_RUN_S."""
+    rpm, tpm = args.rpm, args.tpm
+    if not (rpm or tpm):
+        minutes = RATE_LIMITED_RUN_S / 60
+        tpm = math.ceil(plain.tokens / minutes / 1000) * 1000
+        rpm = math.ceil(plain.chunks / RATE_LIMITED_CHUNKS_PER_REQUEST / minutes)
+    return RateLimits(rpm, tpm, args.fresh_account, not args.no_tell_limits)
+
+
+def prepare_repository(args: argparse.Namespace, repo: Path) -> list[str]:
+    """Make or clone the repository; the paths of the files a push processes."""
+    start = time.perf_counter()
+    if args.repo is None:
+        make_repository(repo, args.files, args.seed)
+        origin = "generated"
+    else:
+        clone_repository(args.repo, repo)
+        origin = f"cloned from {args.repo}"
+    planned = asyncio.run(planned_files(LocalGitSource(repo)))
+    paths = [path for path, _ in planned.files]
+    if not paths:
+        raise SystemExit(f"no markdown file to index in {args.repo or repo}")
+    size = sum((repo / path).stat().st_size for path in paths) / len(paths) / 1024
+    print(f"repository {origin}: {len(paths)} files to index, {size:.1f} KB average,", end=" ")
+    print(f"ready in {time.perf_counter() - start:.1f} s")
+    return paths
+
+
 def run(args: argparse.Namespace, workdir: Path) -> None:
     repo = workdir / REPO_NAME
-    start = time.perf_counter()
-    paths = make_repository(repo, args.files, args.seed)
-    size = sum((repo / path).stat().st_size for path in paths) / len(paths) / 1024
-    print(f"repository: {len(paths)} files, {size:.1f} KB average, made in", end=" ")
-    print(f"{time.perf_counter() - start:.1f} s")
-    fake = FakeEmbeddings(args.latency_ms, workdir / "fake-embeddings.log")
-    fake_embedder(fake).count_tokens("load the tokenizer before any timing")
+    paths = prepare_repository(args, repo)
+    config = asyncio.run(planned_files(LocalGitSource(repo))).config
+    fake = None
+    if args.embedder == "openai":
+        fake = FakeEmbeddings(args.latency_ms, workdir / "fake-embeddings.log")
+        model_of(fake).count_tokens("load the tokenizer before any timing")
     plains: list[Run] = []
-    references: list[Run] = []
     fulls: list[Run] = []
+    pushes: list[OneFilePush] = []
+    acks: list[Acks] = []
+    limited: tuple[Run, RateLimits] | None = None
     try:
         for number in range(args.rounds):
             round_dir = workdir / f"round-{number + 1}"
-            plains.append(
-                asyncio.run(plain_ingest(repo, round_dir / "plain", fake, args.concurrency, 0))
+            store = round_dir / "plain"
+            plain = (
+                plain_openai(repo, store, fake, args)
+                if fake is not None
+                else plain_local(repo, store, args)
             )
+            plains.append(asyncio.run(plain))
             print(f"round {number + 1}: plain {plains[-1].seconds:.2f} s", end="", flush=True)
-            if args.batch_size and number == 0:
-                batched = plain_ingest(
-                    repo, round_dir / "batched", fake, args.concurrency, args.batch_size
-                )
-                references.append(asyncio.run(batched))
-                print(f", cross-file batches {references[-1].seconds:.2f} s", end="", flush=True)
             last = number == args.rounds - 1
             profile = args.profile if last else None
-            with running_service(round_dir, repo, fake, args.concurrency, profile) as service:
+            with running_service(round_dir, repo, args, fake, profile) as service:
                 fulls.append(full_ingest(service, repo, fake, "full path (serve)"))
                 print(f", full path {fulls[-1].seconds:.2f} s", flush=True)
                 if last:
-                    embedder = fake_embedder(fake)
                     pushes = [
-                        one_file_push(
-                            service, repo, paths[n * 7919 % len(paths)], fake, embedder, n
-                        )
+                        one_file_push(service, repo, paths[n * 7919 % len(paths)], fake, config, n)
                         for n in range(args.single_pushes)
                     ]
                     deliveries = args.deliveries or [50]
-                    acks = (
-                        ack_latency(service, repo, fake, deliveries, args.ack_rounds)
-                        if args.ack_rounds
-                        else []
-                    )
+                    if args.ack_rounds:
+                        acks = ack_latency(service, repo, fake, deliveries, args.ack_rounds)
         print(f"serve logs: {round_dir}/serve-*.log")
+        if args.rate_limited:
+            assert fake is not None
+            limits = scaled_limits(plains[0], args)
+            timeout = 5 * token_floor(plains[0].tokens, limits) + INGEST_TIMEOUT_S / 10
+            limited_run = rate_limited_run(
+                workdir / "rate-limited", repo, args, fake, limits, timeout
+            )
+            limited = (limited_run, limits)
     finally:
-        fake.close()
+        if fake is not None:
+            fake.close()
 
-    ratio = report_ingest(plains, fulls, references, args)
+    ratio = report_ingest(plains, fulls, args)
+    if limited is not None:
+        limited_ratio = report_rate_limited(*limited, args)
     if pushes:
         median_push, exact = report_pushes(pushes)
     if acks:
         p99 = report_acks(acks)
+    served = fulls + ([limited[0]] if limited is not None else [])
     print("\nTargets")
-    target(f"full / plain <= {TARGET_RATIO}", f"{ratio:.2f}", ratio <= TARGET_RATIO)
+    goal = TARGET_RATIO[args.embedder]
+    target(f"full / plain <= {goal} ({args.embedder})", f"{ratio:.2f}", ratio <= goal)
+    peak = max(run.rss.together for run in served if run.rss is not None) / MB
+    goal_rss = f"serve peak RSS (app + engine) < {TARGET_RSS_MB:.0f} MB (worst run)"
+    target(goal_rss, f"{peak:.0f} MB", peak < TARGET_RSS_MB)
+    step = max(run.steps.longest_step_s for run in served if run.steps is not None)
+    target(
+        f"longest step < {TARGET_STEP_S:.0f} s (worst run)", f"{step:.1f} s", step < TARGET_STEP_S
+    )
+    if limited is not None:
+        run_, _ = limited
+        assert run_.embed is not None
+        goal_text = f"rate-limited full / token floor <= {TARGET_RATE_LIMITED_RATIO}"
+        ok = limited_ratio <= TARGET_RATE_LIMITED_RATIO
+        target(goal_text, f"{limited_ratio:.2f}", ok)
+        share = run_.embed.refused_share
+        target(f"requests answered 429 < {TARGET_429_SHARE:.0%}", f"{share:.1%}", share < 0.05)
     if pushes:
-        target("one-file push embeds exactly that file's chunks", "yes" if exact else "no", exact)
-        goal = f"one-file push, webhook -> done < {TARGET_ONE_FILE_S:.0f} s (median)"
-        target(goal, f"{median_push:.3f} s", median_push < TARGET_ONE_FILE_S)
+        if exact is None:
+            target("one-file push embeds exactly that file's chunks", "not known (local)", True)
+        else:
+            target(
+                "one-file push embeds exactly that file's chunks", "yes" if exact else "no", exact
+            )
+        goal_push = f"one-file push, webhook -> done < {TARGET_ONE_FILE_S:.0f} s (median)"
+        target(goal_push, f"{median_push:.3f} s", median_push < TARGET_ONE_FILE_S)
     if acks:
-        goal = f"webhook ack p99 < {TARGET_ACK_P99_MS:.0f} ms (worst kind)"
+        goal_ack = f"webhook ack p99 < {TARGET_ACK_P99_MS:.0f} ms (worst kind)"
         measured = f"{p99 * 1e3:.1f} ms" if math.isfinite(p99) else "deliveries failed"
-        target(goal, measured, p99 * 1e3 < TARGET_ACK_P99_MS)
+        target(goal_ack, measured, p99 * 1e3 < TARGET_ACK_P99_MS)
+
+
+def rate_limited_run(
+    workdir: Path,
+    repo: Path,
+    args: argparse.Namespace,
+    fake: FakeEmbeddings,
+    limits: RateLimits,
+    timeout: float,
+) -> Run:
+    """The initial push again, in a fresh `serve`, while the fake server enforces `limits`."""
+    print(f"rate-limited run: {limits.describe()}", flush=True)
+    fake.limit(limits)
+    try:
+        with running_service(workdir, repo, args, fake, limits=limits) as service:
+            run = full_ingest(service, repo, fake, "full path, rate-limited", timeout)
+    finally:
+        fake.limit(None)
+    print(f"rate-limited run: {run.seconds:.2f} s", flush=True)
+    return run
 
 
 if __name__ == "__main__":

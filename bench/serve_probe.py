@@ -33,7 +33,9 @@ def rss_bytes(pid: int) -> int | None:
 
 def children(pid: int) -> list[int]:
     try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        return [
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
     except OSError:
         return []
 
@@ -112,13 +114,18 @@ def step_times(engine_db: Path, since_ms: int) -> StepTimes:
     connection = sqlite3.connect(f"file:{engine_db}?mode=ro", uri=True, timeout=10)
     with contextlib.closing(connection) as db:
         deadline = time.monotonic() + RUNS_END_TIMEOUT_S
-        while time.monotonic() < deadline and db.execute(
-            "SELECT COUNT(*) FROM runs WHERE started_at >= ? AND ended_at IS NULL", (since_ms,)
-        ).fetchone()[0]:
+        while (
+            time.monotonic() < deadline
+            and db.execute(
+                "SELECT COUNT(*) FROM runs WHERE started_at >= ? AND ended_at IS NULL", (since_ms,)
+            ).fetchone()[0]
+        ):
             time.sleep(0.1)
         calls, call_ms, call = db.execute(
-            "SELECT COUNT(*), MAX(a.ended_at - a.started_at), r.fn_slug || ': ' || a.step_id"
-            " FROM step_attempts a JOIN runs r USING (run_id) WHERE a.started_at >= ?",
+            "SELECT COUNT(*), MAX(a.ended_at - a.started_at),"
+            " r.fn_slug || ': ' || COALESCE(s.name, a.step_id) FROM step_attempts a"
+            " JOIN runs r USING (run_id) LEFT JOIN run_steps s USING (run_id, step_id)"
+            " WHERE a.started_at >= ?",
             (since_ms,),
         ).fetchone()
         step = db.execute(

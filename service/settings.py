@@ -153,7 +153,7 @@ class Settings(BaseSettings):
         None,
         alias="DOCS_INGEST_EMBEDDING_MAX_INPUTS",
         ge=1,
-        description="Inputs per embedding request. Unset: 2,048 for OpenAI (its limit), 32 "
+        description="Inputs per embedding request. Unset: 2,048 for OpenAI (its limit), 8 "
         "for the local model; lower it for a compatible server with a smaller limit.",
     )
     embedding_max_tokens: int | None = Field(

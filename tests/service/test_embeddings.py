@@ -383,7 +383,7 @@ def test_create_embedder_defaults_to_the_local_model() -> None:
             assert isinstance(embedder.inner, LocalEmbedder)
             assert (embedder.model, embedder.dimension) == ("all-MiniLM-L6-v2", 384)
             # one batch of the files in flight at a time, on all cores
-            assert (embedder.concurrency, embedder.max_inputs) == (1, 32)
+            assert (embedder.concurrency, embedder.max_inputs) == (1, 8)
 
     asyncio.run(scenario())
 
