@@ -10,15 +10,16 @@ the request, else --dimension). Tokens are counted as the service counts them (c
 
 Rate limits (--rpm, --tpm or `POST /limits {"rpm": N, "tpm": N, "fresh": false}`; 0 = off) work
 as OpenAI's: each is a budget of N a minute, refilled continuously, that a request spends (one
-request, its tokens) when it is admitted; a request that does not fit is answered at once with
+request, its tokens) when it is admitted. A request that does not fit is answered at once with
 429, a `retry-after` in whole seconds (rounded up, as HTTP has it) and OpenAI's error body, and
-still spends a request (OpenAI: "unsuccessful requests contribute to your per-minute limit").
-Every answer carries OpenAI's headers: `x-ratelimit-limit-*`, `x-ratelimit-remaining-*` (after
-this request) and `x-ratelimit-reset-*` (until the budget is full again, in OpenAI's durations:
-`20ms`, `1.2s`, `6m0s`). A request of more tokens than the TPM is refused for good ("Request too
-large", 429 without `retry-after`, as OpenAI does). Budgets start spent, as after a minute of work
-at the limit, so a run gets the refill rate from its first request and tokens / TPM is its floor;
-`fresh` starts them full, as a new account's (one minute's worth goes at once).
+spends nothing (OpenAI says refused requests count too; here they do not, or a client's retries
+under a small RPM would keep the budget spent for good). Every answer carries OpenAI's headers:
+`x-ratelimit-limit-*`, `x-ratelimit-remaining-*` (after this request) and `x-ratelimit-reset-*`
+(until the budget is full again, in OpenAI's durations: `20ms`, `1.2s`, `6m0s`). A request of
+more tokens than the TPM is refused for good ("Request too large", 429 without `retry-after`).
+Budgets start spent, as after a minute of work at the limit, so a run gets the refill rate from
+its first request and tokens / TPM is its floor; `fresh` starts them full, as a new account's
+(one minute's worth goes at once).
 
 `GET /stats` tells what was asked since the last `POST /stats/reset` (which also starts the
 budgets again): requests answered with vectors, their inputs and tokens, requests answered 429
@@ -27,7 +28,8 @@ request came and the last answer left, and a short hash of every input embedded,
 can check exactly which chunks were embedded.
 
 Run by bench/ingest.py in a process of its own (`python bench/fake_embeddings.py --port N`), so
-that it shares no interpreter lock with what it serves. Not a test: nothing imports it.
+that it shares no interpreter lock with what it serves. Not a test: bench/ingest.py imports
+its `text_hash`, nothing else imports it.
 """
 
 import argparse
@@ -146,9 +148,9 @@ class Limits:
             waits.append(("requests", "RPM", self.requests, 1, self.requests.wait_for(1)))
         if self.tokens is not None and self.tokens.level < tokens:
             waits.append(("tokens", "TPM", self.tokens, tokens, self.tokens.wait_for(tokens)))
-        if self.requests is not None:
-            self.requests.level -= 1  # admitted or not, a request counts
         if not waits:
+            if self.requests is not None:
+                self.requests.level -= 1
             if self.tokens is not None:
                 self.tokens.level -= tokens
             return None

@@ -457,6 +457,7 @@ class OpenAIEmbedder:
             message += f": {self._redacted(detail)[:300]}"
         if exc.request_id:
             message += f" (request id {exc.request_id})"
+        self.last_headers = exc.response.headers  # a 429 also says where the account stands
         retry_after = (
             _retry_after_seconds(exc.response.headers, now=datetime.now(UTC)) if retriable else None
         )

@@ -5,11 +5,13 @@ stands in the headers of every answer: `x-ratelimit-limit-*` and `x-ratelimit-re
 requests and for tokens. `Pacing` keeps one budget of each, refilled
 continuously at the per-minute rate: the limits come from the settings when they are known, else
 from the headers (`x-ratelimit-limit-*`); what they say remains lowers a budget that counted on
-more. Before a request goes out, `Pacing.wait` reserves its share and says how long to wait.
+more. A request waits for its turn in the requests budget before it takes its inputs (so those
+that arrive meanwhile go with it), then for its tokens.
 
-A 429 or a server error pauses every request for the wait the provider asked for (or a backoff)
-and halves the requests allowed in flight; each answered request gives one slot back, up to the
-configured number. So a storm of 429s and 5xx slows the job down; it never spins.
+The first request goes alone; each answered request allows one more in flight, up to the
+configured number. A 429 or a server error pauses every request for the wait the provider asked
+for (or a backoff) and halves the requests allowed in flight. So a storm of 429s and 5xx slows
+the job down; it never spins.
 """
 
 import time
@@ -55,7 +57,9 @@ class Pacing:
     _budgets: dict[str, Budget] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.allowed = self.concurrency
+        # One request first: its answer's headers tell how much of the account is left before
+        # the others go out (an account another process uses may have little).
+        self.allowed = 1
         now = self.clock()
         for name, limit in (
             ("requests", self.requests_per_minute),
@@ -64,14 +68,22 @@ class Pacing:
             if limit:
                 self._budgets[name] = Budget(limit, limit, now)
 
-    def wait(self, tokens: int) -> float:
-        """Reserve one request of `tokens` tokens; seconds until it may go out."""
-        now = self.clock()
-        waits = [self.paused_until - now]
-        for name, units in (("requests", 1), ("tokens", tokens)):
-            if (budget := self._budgets.get(name)) is not None:
-                waits.append(budget.reserve(units, now))
-        return max(0.0, *waits)
+    def wait_request(self) -> float:
+        """Reserve one request; seconds until it may go out."""
+        return max(self._reserve("requests", 1), self.pause_left())
+
+    def unreserve_request(self) -> None:
+        """A reserved request was not sent after all."""
+        if (budget := self._budgets.get("requests")) is not None:
+            budget.level += 1
+
+    def wait_tokens(self, tokens: int) -> float:
+        """Reserve `tokens` tokens; seconds until they may be sent."""
+        return self._reserve("tokens", tokens)
+
+    def _reserve(self, name: str, units: int) -> float:
+        budget = self._budgets.get(name)
+        return 0.0 if budget is None else budget.reserve(units, self.clock())
 
     def pause_left(self) -> float:
         """Seconds until requests may go out again after a 429 or a server error."""
@@ -81,6 +93,9 @@ class Pacing:
         """A request succeeded: one more slot (up to the configured number), and what the
         provider's headers say of the account's limits."""
         self.allowed = min(self.concurrency, self.allowed + 1)
+        self._learn(headers)
+
+    def _learn(self, headers: Mapping[str, str]) -> None:
         now = self.clock()
         for name in ("requests", "tokens"):
             limit = _number(headers.get(f"x-ratelimit-limit-{name}"))
@@ -91,8 +106,11 @@ class Pacing:
             if budget is not None and remaining is not None:
                 budget.lower_to(remaining, now)
 
-    def refused(self, retry_after: float | None, attempt: int) -> float:
+    def refused(
+        self, retry_after: float | None, attempt: int, headers: Mapping[str, str] | None = None
+    ) -> float:
         """A 429 or a server error: halve the requests in flight and pause them all; the pause."""
+        self._learn(headers or {})
         self.allowed = max(1, self.allowed // 2)
         pause = retry_after if retry_after is not None else BACKOFF_S * 2**attempt
         pause = min(pause, MAX_BACKOFF_S)

@@ -124,24 +124,41 @@ class SharedEmbedder:
 
     def _send_what_fits(self) -> None:
         allowed = self.pacing.allowed if self.pacing else self.concurrency
-        while self._in_flight < allowed:
-            batch, sent = self._retry.popleft() if self._retry else (self._take(), 0)
-            batch = [item for item in batch if not item.call.future.done()]
-            if not batch:
-                if self._retry or self._queue:
-                    continue
-                return
+        while self._in_flight < allowed and self._waiting():
             self._in_flight += 1
-            task = asyncio.create_task(self._send(batch, sent))
+            task = asyncio.create_task(self._slot())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    def _waiting(self) -> bool:
+        """Whether inputs wait for a request (their callers still waiting for them)."""
+        while self._queue and self._queue[0].call.future.done():
+            self._queue.popleft()
+        return bool(self._queue or self._retry)
+
+    async def _slot(self) -> None:
+        """One request: wait for the request budget, then take the inputs (those that came in
+        meanwhile too, so a paced request grows), wait for their tokens, send."""
+        try:
+            if self.pacing is not None:
+                await asyncio.sleep(self.pacing.wait_request())
+            batch, sent = self._retry.popleft() if self._retry else (self._take(), 0)
+            batch = [item for item in batch if not item.call.future.done()]
+            if batch:
+                await self._send(batch, sent)
+            elif self.pacing is not None:
+                self.pacing.unreserve_request()  # another request took them
+        finally:
+            self._in_flight -= 1
+            self._send_what_fits()
+
     def _take(self) -> list[_Input]:
         """The next request's inputs from the queue: its share of what waits, split evenly over
-        the free request slots (SPREAD_MIN_INPUTS at least), within the limits."""
-        while self._queue and self._queue[0].call.future.done():
-            self._queue.popleft()  # its caller is gone
-        free = max(1, (self.pacing.allowed if self.pacing else self.concurrency) - self._in_flight)
+        the request slots (SPREAD_MIN_INPUTS at least), within the limits."""
+        self._waiting()  # drops the inputs of callers gone
+        free = max(
+            1, (self.pacing.allowed if self.pacing else self.concurrency) - self._in_flight + 1
+        )
         share = max(math.ceil(len(self._queue) / free), SPREAD_MIN_INPUTS)
         share = min(self.max_inputs, share)
         batch: list[_Input] = []
@@ -157,7 +174,7 @@ class SharedEmbedder:
     async def _send(self, batch: list[_Input], sent: int) -> None:
         try:
             if self.pacing is not None:
-                await asyncio.sleep(self.pacing.wait(sum(item.tokens for item in batch)))
+                await asyncio.sleep(self.pacing.wait_tokens(sum(item.tokens for item in batch)))
                 await asyncio.sleep(self.pacing.pause_left())  # a 429 meanwhile
             vectors = await self.inner.embed_request([item.text for item in batch])
             headers = self.inner.last_headers  # read at once: no other answer came in between
@@ -172,7 +189,7 @@ class SharedEmbedder:
                 and self.pacing
                 and sent + 1 < MAX_SENDS
             ):
-                self.pacing.refused(exc.retry_after, sent)
+                self.pacing.refused(exc.retry_after, sent, self.inner.last_headers)
                 self._retry.appendleft((batch, sent + 1))
             else:
                 for call in {item.call for item in batch}:
@@ -182,6 +199,3 @@ class SharedEmbedder:
                 self.pacing.answered(headers)
             for item, vector in zip(batch, vectors, strict=True):
                 item.call.put(item.index, vector)
-        finally:
-            self._in_flight -= 1
-            self._send_what_fits()

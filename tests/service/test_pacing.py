@@ -26,10 +26,10 @@ def test_tokens_beyond_a_minutes_budget_wait_for_the_refill() -> None:
     clock = Clock()
     pacing = Pacing(None, 6000, 4, clock=clock)  # 100 tokens a second
 
-    first = pacing.wait(5000)
-    second = pacing.wait(2000)  # 1,000 left: 1,000 more take 10 s
+    first = pacing.wait_tokens(5000)
+    second = pacing.wait_tokens(2000)  # 1,000 left: 1,000 more take 10 s
     clock.now += 10
-    third = pacing.wait(100)  # the refill went to the second reservation
+    third = pacing.wait_tokens(100)  # the refill went to the second reservation
 
     assert first == 0
     assert second == pytest.approx(10)
@@ -40,10 +40,22 @@ def test_requests_per_minute_space_out_requests() -> None:
     clock = Clock()
     pacing = Pacing(60, None, 4, clock=clock)  # one a second
 
-    waits = [pacing.wait(10) for _ in range(62)]
+    waits = [pacing.wait_request() for _ in range(62)]
+    pacing.unreserve_request()  # the last was not sent
+    again = pacing.wait_request()
 
     assert waits[:60] == [0] * 60
     assert waits[60:] == [pytest.approx(1), pytest.approx(2)]
+    assert again == pytest.approx(2)
+
+
+def test_a_429_says_what_is_left_of_the_account() -> None:
+    clock = Clock()
+    pacing = Pacing(None, 60_000, 4, clock=clock)  # told a full minute, but the account is spent
+
+    pacing.refused(1, 0, {"x-ratelimit-remaining-tokens": "0"})
+
+    assert pacing.wait_tokens(1000) == pytest.approx(1)  # a 1,000-token request waits a second
 
 
 def test_limits_unknown_to_the_settings_are_learnt_from_the_headers() -> None:
@@ -56,26 +68,31 @@ def test_limits_unknown_to_the_settings_are_learnt_from_the_headers() -> None:
         "x-ratelimit-remaining-requests": "2999",
     }
 
-    unknown = pacing.wait(10_000)
+    unknown = pacing.wait_tokens(10_000)
     pacing.answered(headers)
-    learnt = pacing.wait(1500)  # 500 left at 1,000 a second
+    learnt = pacing.wait_tokens(1500)  # 500 left at 1,000 a second
 
     assert unknown == 0
     assert learnt == pytest.approx(1)
 
 
-def test_a_429_halves_the_requests_in_flight_and_pauses_for_the_wait_asked() -> None:
+def test_requests_ramp_up_and_a_429_halves_them_and_pauses_for_the_wait_asked() -> None:
     clock = Clock()
     pacing = Pacing(None, None, 8, clock=clock)
+    first = pacing.allowed
+    for _ in range(10):
+        pacing.answered({})
+    ramped = pacing.allowed
 
     pause = pacing.refused(retry_after=3, attempt=0)
     halved = pacing.allowed
-    waiting = pacing.wait(1)
+    waiting = pacing.wait_request()
     pacing.refused(retry_after=None, attempt=10)
     long_pause = pacing.pause_left()
     for _ in range(10):
         pacing.answered({})
 
+    assert (first, ramped) == (1, 8)  # one request first, then one more per answer
     assert (pause, halved, waiting) == (3, 4, 3)
     assert pacing.allowed == 8  # each answer gave a slot back, up to the configured number
     assert long_pause == MAX_BACKOFF_S  # a backoff doubles, within a bound
