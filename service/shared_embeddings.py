@@ -5,7 +5,7 @@ file wastes the provider's request and rate budget on tiny requests. `SharedEmbe
 inputs of every `embed` call and sends them in requests of up to `max_inputs` inputs and
 `max_tokens` tokens, at most `concurrency` at a time. An idle embedder sends at once, with no
 timer to wait out; under load, the inputs that arrive while requests are out go together in the
-next ones, spread over the free request slots (never in parts smaller than SPREAD_MIN_INPUTS).
+next one.
 
 Errors stay with the file they belong to. A request refused for good (a 400, an input too
 long) is split in halves and sent again until the inputs at fault are alone, so only their
@@ -20,7 +20,6 @@ files are in flight.
 """
 
 import asyncio
-import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,9 +28,6 @@ from typing import Protocol
 from service.embeddings import EmbeddingError, check_input_tokens
 from service.pacing import Pacing
 
-#: Inputs are spread over free request slots in parts of at least this many: a few files' chunks
-#: go in one request, and the provider's request budget is not spent on tiny ones.
-SPREAD_MIN_INPUTS = 64
 #: Times a request is sent again after a 429 or a server error (paced) before its files fail
 #: and retry their own steps.
 MAX_SENDS = 5
@@ -153,17 +149,11 @@ class SharedEmbedder:
             self._send_what_fits()
 
     def _take(self) -> list[_Input]:
-        """The next request's inputs from the queue: its share of what waits, split evenly over
-        the request slots (SPREAD_MIN_INPUTS at least), within the limits."""
+        """The next request's inputs: what waits, in order, within the request's limits."""
         self._waiting()  # drops the inputs of callers gone
-        free = max(
-            1, (self.pacing.allowed if self.pacing else self.concurrency) - self._in_flight + 1
-        )
-        share = max(math.ceil(len(self._queue) / free), SPREAD_MIN_INPUTS)
-        share = min(self.max_inputs, share)
         batch: list[_Input] = []
         tokens = 0
-        while self._queue and len(batch) < share:
+        while self._queue and len(batch) < self.max_inputs:
             item = self._queue[0]
             if batch and tokens + item.tokens > self.max_tokens:
                 break

@@ -84,7 +84,7 @@ def test_files_embedded_at_once_share_requests_and_each_gets_its_own_vectors(
     assert all(close(vectors, file) for vectors, file in zip(results, texts, strict=True))
 
 
-def test_requests_stay_within_the_limits_and_spread_over_free_slots(
+def test_requests_stay_within_the_limits_and_use_every_slot(
     openai_router: respx.Router,
 ) -> None:
     requests: list[list[str]] = []
@@ -156,7 +156,7 @@ def test_an_input_refused_for_good_fails_only_its_file(openai_router: respx.Rout
     assert "HTTP 400" in str(error) and "the content was refused" in str(error)
     for index in (0, 1, 3):
         assert close(results[index], texts[index])
-    assert [t for t in sent[-1]] == ["file 2 poison chunk"]  # found alone in the end
+    assert ["file 2 poison chunk"] in sent  # it was found alone: split until it was
 
 
 def test_a_retriable_error_fails_the_files_of_that_request_with_the_wait_asked(
