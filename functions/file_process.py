@@ -76,10 +76,7 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
 
         async def record(result: Indexed | Skipped, started: datetime) -> dict[str, Any]:
             pending = await in_session(services, _record, task, result, started)
-            if isinstance(result, Indexed):
-                status, chunks, error = FileStatus.PROCESSED, result.chunks, None
-            else:
-                status, chunks, error = FileStatus.SKIPPED, 0, result.reason
+            status, chunks, error = _outcome(result)
             return {"status": status.value, "chunks": chunks, "error": error, "pending": pending}
 
         outcome = await ctx.step.run("index", index)
@@ -117,11 +114,9 @@ def _record(session: Session, task: FileTask, result: Indexed | Skipped, started
         jobs.record_indexed(
             session, task.store_id, task.repository_id, task.path, task.blob_sha, result.chunks
         )
-        status, chunks, error = FileStatus.PROCESSED, result.chunks, None
-    else:
-        if result.reason not in ("unchanged", jobs.CANCELLED_REASON):
-            jobs.forget_indexed(session, task.store_id, task.repository_id, task.path)
-        status, chunks, error = FileStatus.SKIPPED, 0, result.reason
+    elif result.reason not in ("unchanged", jobs.CANCELLED_REASON):
+        jobs.forget_indexed(session, task.store_id, task.repository_id, task.path)
+    status, chunks, error = _outcome(result)
     counts = jobs.finish_file(
         session,
         task.ingestion_id,
@@ -132,3 +127,10 @@ def _record(session: Session, task: FileTask, result: Indexed | Skipped, started
         started_at=started,
     )
     return counts.pending
+
+
+def _outcome(result: Indexed | Skipped) -> tuple[FileStatus, int, str | None]:
+    """The file row's status, chunks and error for `result`."""
+    if isinstance(result, Indexed):
+        return FileStatus.PROCESSED, result.chunks, None
+    return FileStatus.SKIPPED, 0, result.reason
