@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from qdrant_client import AsyncQdrantClient
 
-from service.vectors import ChunkRecord, EdgeVectorStore, QdrantServerVectorStore, VectorStore
+from service.vectors import ChunkRecord, EdgeVectorStore, VectorStore
+from service.vectors_server import QdrantServerVectorStore
 
 COLLECTION = "bench"
 REPOSITORIES = ("acme/handbook", "acme/runbooks")

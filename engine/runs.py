@@ -34,6 +34,9 @@ from engine.timeutil import parse_duration, parse_timestamp
 log = logging.getLogger("engine")
 
 Backoff = Callable[[int], int]
+# A call due later than this after it was queued (a throttled start) is a delayed one: it keeps its
+# due time as its place in the queue, as Inngest's queue does past its `FutureAtLimit`.
+DELAYED_CALL_MS = 2000
 _LIFECYCLE_EVENTS = {e.value for e in InternalEvent} - {InternalEvent.FUNCTION_INVOKED.value}
 
 
@@ -166,18 +169,27 @@ class RunMachine:
         for rule in fn.cancel:
             timeout = parse_duration(rule.timeout) if rule.timeout else DEFAULT_TIMEOUT_MS
             self.store.add_cancel_rule(run.run_id, rule.event, rule.if_, now + timeout)
-        self._discover(run, due_at)
+        self._discover(run, now, due_at)
         return run
 
-    def _discover(self, run: Run, due_at: int) -> None:
+    def _discover(self, run: Run, now: int, due_at: int | None = None) -> None:
         if not self.store.has_queued(run.run_id, QueueKind.CALL, DISCOVERY_STEP):
-            self.store.enqueue(
-                QueueKind.CALL,
-                due_at,
-                run_id=run.run_id,
-                step_id=DISCOVERY_STEP,
-                priority=run.priority,
-            )
+            self._enqueue_call(run, DISCOVERY_STEP, now, now if due_at is None else due_at)
+
+    def _enqueue_call(self, run: Run, step_id: str, now: int, due_at: int) -> None:
+        """Queue a run's next SDK call (not a retry). Among due calls it goes by when its run
+        started, as Inngest orders a run's edges: otherwise a run whose first step is done waits
+        behind the first calls of every run started after it, and a fan-out's last runs finish
+        late."""
+        delayed = due_at > now + DELAYED_CALL_MS
+        self.store.enqueue(
+            QueueKind.CALL,
+            due_at,
+            run_id=run.run_id,
+            step_id=step_id,
+            priority=run.priority,
+            sort_at=due_at if delayed else run.started_at,
+        )
 
     def call_request(self, item: QueueItem) -> tuple[str, dict[str, Any]] | None:
         """The URL and body of the SDK call for `item`, or None when its run has ended."""
@@ -296,9 +308,7 @@ class RunMachine:
             return  # already done or already under way: a re-discovered step
         elif kind == Opcode.STEP_PLANNED:
             self.history.step_seen(run.run_id, op, now, group)
-            self.store.enqueue(
-                QueueKind.CALL, now, run_id=run.run_id, step_id=step_id, priority=run.priority
-            )
+            self._enqueue_call(run, step_id, now, now)
         elif kind == Opcode.SLEEP:
             wake_at = _timestamp_or(opts.get("duration"), op.get("name"), now)
             self.history.step_seen(run.run_id, op, now, info={"sleep_until": wake_at})

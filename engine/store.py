@@ -441,7 +441,10 @@ class Store:
         attempt: int = 0,
         priority: int = 0,
         payload: dict[str, Any] | None = None,
+        sort_at: int | None = None,
     ) -> int:
+        """Queue an item that may run from `due_at`. Due items run in order of `sort_at` (by
+        default `due_at`), moved `priority` seconds earlier."""
         cursor = self._db.execute(
             "INSERT INTO queue (kind, run_id, step_id, attempt, due_at, sort_at, payload)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -451,7 +454,7 @@ class Store:
                 step_id,
                 attempt,
                 due_at,
-                due_at - priority * 1000,
+                (due_at if sort_at is None else sort_at) - priority * 1000,
                 None if payload is None else _dumps(payload),
             ),
         )

@@ -1,20 +1,26 @@
-"""`docs-file-delete`: a removed (or newly excluded) file's chunks leave the index."""
+"""`docs-file-delete`: a removed (or newly excluded) file's chunks leave the index.
+
+Like `docs-file-process`, one SDK call and no step: an attempt that finds the file's row recorded
+only repeats the `files-done` notice.
+"""
 
 from typing import Any
 
 import inngest
-from sqlmodel import Session
 
+from functions.file_rows import FileResult, FileRows, IndexChange
 from functions.ingestion import CANCEL_MATCH
-from functions.steps import in_session, notify_if_done, translating
+from functions.steps import send_files_done, translating
 from service import jobs
 from service.deps import Services
 from service.events import FILE_DELETE, INGESTION_CANCELLED
 from service.indexing import FileTask
-from service.models import FileStatus
+from service.models import FileStatus, utc_now
 
 
 def create_file_delete(client: inngest.Inngest, services: Services) -> inngest.Function[Any]:
+    rows = FileRows(services.db)
+
     @client.create_function(
         fn_id="docs-file-delete",
         name="Remove a file from the index",
@@ -24,23 +30,17 @@ def create_file_delete(client: inngest.Inngest, services: Services) -> inngest.F
     )
     async def file_delete(ctx: inngest.Context) -> dict[str, Any]:
         task = FileTask.model_validate(ctx.event.data)
-
-        async def delete() -> int:
+        started = utc_now()
+        state = await translating(rows.look_up(task))
+        outcome = state.recorded
+        if outcome is None:
             await translating(
                 services.vectors.delete_file(task.collection, task.repository, task.path)
             )
-
-            def work(session: Session) -> int:
-                jobs.forget_indexed(session, task.store_id, task.repository_id, task.path)
-                counts = jobs.finish_file(
-                    session, task.ingestion_id, task.path, FileStatus.PROCESSED
-                )
-                return counts.pending
-
-            return await in_session(services, work)
-
-        pending = await ctx.step.run("delete", delete)
-        await notify_if_done(ctx, task.ingestion_id, pending)
-        return {"deleted": task.path}
+            done = jobs.FileOutcome(task.path, FileStatus.PROCESSED, started_at=started)
+            outcome = await rows.record(FileResult(task, done, IndexChange.FORGET))
+        if outcome["pending"] == 0:
+            await send_files_done(client, task.ingestion_id)
+        return {"deleted": task.path, **outcome}
 
     return file_delete

@@ -1,10 +1,16 @@
 """`docs-file-process`: one file into the index, and its row in the job.
 
-A file whose blob the store already holds is skipped as unchanged (unless the job re-indexes
-everything). A file of more than PART_CHUNKS chunks is embedded and upserted in a step per part
-(`index`, `index-part-1`, ...) and recorded in a last step (`record`), so no step holds a file
-slot for minutes. When the file fails for good, `on_failure` records the failure on its row: one bad
-file never fails the job.
+A file of up to PART_CHUNKS chunks (nearly every file) takes one SDK call and no step: the run
+reads, chunks, embeds and upserts it, records its row and, when it was the job's last file, sends
+`files-done`. A step would cost a second call of every run, and the second calls of the first files
+would queue behind the first calls of the rest. Retries are the run's, and every attempt starts by
+reading the file's row: once the row is recorded, an attempt only repeats the `files-done` notice
+(deduplicated by its event id), so nothing is embedded or recorded twice.
+
+A larger file is embedded and upserted in a step per part (`index-part-0`, ...) and recorded in a
+last step (`record`), so no step holds a file slot for minutes. A file whose blob the store
+already holds is skipped as unchanged (unless the job re-indexes everything). When the file fails
+for good, `on_failure` records the failure on its row: one bad file never fails the job.
 """
 
 from datetime import datetime
@@ -13,27 +19,39 @@ from typing import Any
 import inngest
 from sqlmodel import Session
 
+from functions.file_rows import FileResult, FileRows, IndexChange
 from functions.ingestion import CANCEL_MATCH
-from functions.steps import FailedRun, in_session, notify_if_done, translating
+from functions.steps import FailedRun, in_session, notify_if_done, send_files_done, translating
 from service import jobs
+from service.chunking import ChunkedDocument
 from service.deps import Services
 from service.events import FILE_PROCESS, INGESTION_CANCELLED
-from service.indexing import FileTask, Indexed, Skipped, index_file
-from service.models import ConnectedRepository, FileStatus, IngestionStatus, utc_now
+from service.indexing import (
+    FileTask,
+    Indexed,
+    Skipped,
+    index_part,
+    part_count,
+    read_document,
+)
+from service.models import FileStatus, utc_now
 
 
 def create_file_process(client: inngest.Inngest, services: Services) -> inngest.Function[Any]:
+    rows = FileRows(services.db)
+
     async def record_failure(ctx: inngest.Context) -> None:
         failed = FailedRun.model_validate(ctx.event.data)
         task = FileTask.model_validate(failed.original_data)
+        outcome = jobs.FileOutcome(task.path, FileStatus.FAILED, error=failed.message)
 
         def work(session: Session) -> int:
-            counts = jobs.finish_file(
-                session, task.ingestion_id, task.path, FileStatus.FAILED, error=failed.message
-            )
-            return counts.pending
+            return jobs.finish_files(session, task.ingestion_id, [outcome])[0]
 
-        pending = await ctx.step.run("record-failure", in_session, services, work)
+        async def record() -> int:
+            return await translating(in_session(services, work))
+
+        pending = await ctx.step.run("record-failure", record)
         await notify_if_done(ctx, task.ingestion_id, pending)
 
     @client.create_function(
@@ -47,90 +65,63 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
     )
     async def file_process(ctx: inngest.Context) -> dict[str, Any]:
         task = FileTask.model_validate(ctx.event.data)
-
-        async def index() -> dict[str, Any]:
-            # A file of up to PART_CHUNKS chunks is indexed and recorded in this one step: every
-            # SDK call holds a concurrency slot. A larger one goes on in a step per part.
-            started = utc_now()
-            repository, known_sha, cancelled = await in_session(services, _prepare, task)
-            if cancelled:
-                result: Indexed | Skipped = Skipped(jobs.CANCELLED_REASON)
-            elif not task.force and known_sha == task.blob_sha:
-                result = Skipped("unchanged")
-            else:
-                source = services.source_for(repository)
-                result = await translating(
-                    index_file(task, source, services.embedder, services.vectors)
-                )
-            if isinstance(result, Indexed) and result.parts > 1:
-                return {"parts": result.parts, "started": started.isoformat()}
-            return await record(result, started)
-
-        async def index_part(part: int) -> dict[str, Any]:
-            repository = await in_session(services, _repository, task)
-            source = services.source_for(repository)
-            result = await translating(
-                index_file(task, source, services.embedder, services.vectors, part)
+        started = utc_now()
+        state = await translating(rows.look_up(task))
+        if state.recorded is not None:
+            outcome = state.recorded
+        elif not task.force and state.known_sha == task.blob_sha:
+            outcome = await rows.record(_result(task, Skipped("unchanged"), started))
+        else:
+            source = services.source_for(state.repository)
+            document = await translating(
+                read_document(task, source, services.embedder, services.vectors)
             )
-            return {"chunks": result.chunks} if isinstance(result, Indexed) else {}
-
-        async def record(result: Indexed | Skipped, started: datetime) -> dict[str, Any]:
-            pending = await in_session(services, _record, task, result, started)
-            status, chunks, error = _outcome(result)
-            return {"status": status.value, "chunks": chunks, "error": error, "pending": pending}
-
-        outcome = await ctx.step.run("index", index)
-        if "parts" in outcome:
-            chunks = 0
-            for part in range(1, int(outcome["parts"])):
-                done = await ctx.step.run(f"index-part-{part}", index_part, part)
-                chunks = int(done.get("chunks", 0))
-            result = Indexed(chunks) if chunks else Skipped("the file changed while indexed")
-            started = datetime.fromisoformat(outcome["started"])
-            outcome = await ctx.step.run("record", record, result, started)
-        await notify_if_done(ctx, task.ingestion_id, int(outcome["pending"]))
+            if isinstance(document, Skipped):
+                outcome = await rows.record(_result(task, document, started))
+            elif part_count(document) == 1:
+                indexed = await translating(
+                    index_part(task, document, services.embedder, services.vectors)
+                )
+                outcome = await rows.record(_result(task, indexed, started))
+            else:
+                outcome = await index_in_parts(ctx, task, document)
+        if outcome["pending"] == 0:
+            await send_files_done(client, task.ingestion_id)
         return outcome
+
+    async def index_in_parts(
+        ctx: inngest.Context, task: FileTask, document: ChunkedDocument
+    ) -> dict[str, Any]:
+        async def index(part: int) -> str:
+            started = utc_now()
+            await translating(index_part(task, document, services.embedder, services.vectors, part))
+            return started.isoformat()
+
+        started = await ctx.step.run("index-part-0", index, 0)
+        for part in range(1, part_count(document)):
+            await ctx.step.run(f"index-part-{part}", index, part)
+        indexed = Indexed(len(document.chunks))
+
+        async def record() -> dict[str, Any]:
+            return await rows.record(_result(task, indexed, datetime.fromisoformat(started)))
+
+        return await ctx.step.run("record", record)
 
     return file_process
 
 
-def _prepare(session: Session, task: FileTask) -> tuple[ConnectedRepository, str | None, bool]:
-    """The repository, the blob sha the store holds for the file, and whether the job was
-    cancelled (its row ends so at once, before Inngest has stopped every run)."""
-    repository = jobs.get_repository(session, task.repository_id)
-    known_sha = jobs.indexed_sha(session, task.store_id, task.repository_id, task.path)
-    cancelled = jobs.get_job(session, task.ingestion_id).status is IngestionStatus.CANCELLED
-    return repository, known_sha, cancelled
-
-
-def _repository(session: Session, task: FileTask) -> ConnectedRepository:
-    return jobs.get_repository(session, task.repository_id)
-
-
-def _record(session: Session, task: FileTask, result: Indexed | Skipped, started: datetime) -> int:
-    """Record the file in the index and in its job; the job's files still pending."""
-    assert task.blob_sha is not None
+def _result(task: FileTask, result: Indexed | Skipped, started: datetime) -> FileResult:
+    """The file row and index change `result` makes."""
     if isinstance(result, Indexed):
-        jobs.record_indexed(
-            session, task.store_id, task.repository_id, task.path, task.blob_sha, result.chunks
+        return FileResult(
+            task,
+            jobs.FileOutcome(task.path, FileStatus.PROCESSED, result.chunks, started_at=started),
+            IndexChange.RECORD,
         )
-    elif result.reason not in ("unchanged", jobs.CANCELLED_REASON):
-        jobs.forget_indexed(session, task.store_id, task.repository_id, task.path)
-    status, chunks, error = _outcome(result)
-    counts = jobs.finish_file(
-        session,
-        task.ingestion_id,
-        task.path,
-        status,
-        chunks=chunks,
-        error=error,
-        started_at=started,
+    outcome = jobs.FileOutcome(
+        task.path, FileStatus.SKIPPED, error=result.reason, started_at=started
     )
-    return counts.pending
-
-
-def _outcome(result: Indexed | Skipped) -> tuple[FileStatus, int, str | None]:
-    """The file row's status, chunks and error for `result`."""
-    if isinstance(result, Indexed):
-        return FileStatus.PROCESSED, result.chunks, None
-    return FileStatus.SKIPPED, 0, result.reason
+    # Unchanged, the store holds the file as it is; unreadable, its old chunks have left it.
+    return FileResult(
+        task, outcome, IndexChange.KEEP if result.reason == "unchanged" else IndexChange.FORGET
+    )

@@ -12,6 +12,7 @@ its last few files, not a fixed long wait.
 """
 
 import datetime
+import json
 import math
 from typing import Any
 
@@ -42,7 +43,10 @@ from service.planner import (
     plan,
 )
 
-FAN_OUT_BATCH = 100
+# Events per fan-out step: Inngest takes up to 5,000 events and 3 MiB in one request. Each step
+# adds a call that replays the plan, so fewer, larger steps fan out faster.
+FAN_OUT_EVENTS = 1000
+FAN_OUT_BYTES = 1024 * 1024
 FIRST_WAIT = datetime.timedelta(seconds=1)
 LONGEST_WAIT = datetime.timedelta(minutes=5)
 NARROW_READS_UP_TO = 1000  # paths; a longer list costs more as a filter than a full read
@@ -152,10 +156,8 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
             for item in files
             if item.skip_reason is None
         ]
-        for start in range(0, len(tasks), FAN_OUT_BATCH):
-            await ctx.step.send_event(
-                f"fan-out-{start // FAN_OUT_BATCH}", tasks[start : start + FAN_OUT_BATCH]
-            )
+        for number, batch in enumerate(fan_out_batches(tasks)):
+            await ctx.step.send_event(f"fan-out-{number}", batch)
 
         while True:
             progress = await ctx.step.run("count-pending", _progress, services, job_id)
@@ -186,6 +188,20 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
         return await ctx.step.run("finalize", finalize)
 
     return ingestion
+
+
+def fan_out_batches(events: list[inngest.Event]) -> list[list[inngest.Event]]:
+    """`events` in order, in batches of at most FAN_OUT_EVENTS events and FAN_OUT_BYTES of data."""
+    batches: list[list[inngest.Event]] = []
+    size = 0
+    for event in events:
+        event_size = len(json.dumps(event.data))
+        if not batches or len(batches[-1]) == FAN_OUT_EVENTS or size + event_size > FAN_OUT_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(event)
+        size += event_size
+    return batches
 
 
 def wait_timeout(pending: int, done: int, elapsed: float) -> datetime.timedelta:

@@ -1,8 +1,8 @@
 """What the functions share: database work off the event loop, and error translation for steps.
 
 Service errors become the SDK's flow-control errors here, once: a retriable error with a known
-delay becomes `RetryAfterError`, a permanent one `NonRetriableError`, anything else is raised as
-it is and retried with backoff by Inngest.
+delay becomes `RetryAfterError`, a permanent one (or a job that no longer exists)
+`NonRetriableError`, anything else is raised as it is and retried with backoff by Inngest.
 """
 
 import datetime
@@ -16,6 +16,7 @@ from service import db
 from service.deps import Services
 from service.embeddings import EmbeddingError
 from service.events import FILES_DONE
+from service.jobs import JobNotFound
 from service.sources import SourceError
 from service.vectors import VectorStoreError
 
@@ -31,6 +32,8 @@ async def translating(work: Awaitable[T]) -> T:
     """Await `work`, turning service errors into Inngest retry decisions."""
     try:
         return await work
+    except JobNotFound as exc:  # deleted, or never ours: it will not appear later
+        raise inngest.NonRetriableError(str(exc)) from exc
     except (SourceError, EmbeddingError, VectorStoreError) as exc:
         retry_after = getattr(exc, "retry_after", None)
         if exc.retriable and retry_after:
@@ -61,14 +64,20 @@ def _delay(seconds: float) -> datetime.timedelta:
     return datetime.timedelta(seconds=max(1.0, seconds))
 
 
+def files_done(ingestion_id: int) -> inngest.Event:
+    """The event that wakes the orchestrator when the last file of its job has finished; its id
+    makes a repeated notice one event."""
+    return inngest.Event(
+        name=FILES_DONE, id=f"{ingestion_id}:files-done", data={"ingestion_id": ingestion_id}
+    )
+
+
 async def notify_if_done(ctx: inngest.Context, ingestion_id: int, pending: int) -> None:
-    """Tell the orchestrator when the last file of its job has finished."""
+    """In a step: tell the orchestrator when the last file of its job has finished."""
     if pending == 0:
-        await ctx.step.send_event(
-            "files-done",
-            inngest.Event(
-                name=FILES_DONE,
-                id=f"{ingestion_id}:files-done",
-                data={"ingestion_id": ingestion_id},
-            ),
-        )
+        await ctx.step.send_event("files-done", files_done(ingestion_id))
+
+
+async def send_files_done(client: inngest.Inngest, ingestion_id: int) -> None:
+    """Outside steps: a retried run sends it again, and the event id makes that one event."""
+    await client.send(files_done(ingestion_id))

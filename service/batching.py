@@ -7,6 +7,7 @@ runs at once, with no timer to wait out, and under load the batches grow with th
 """
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -18,24 +19,39 @@ BatchRunner = Callable[[list[In]], Awaitable[Sequence[Out | Exception]]]
 a raised exception fails the whole batch."""
 
 
+class _Queue(Generic[In, Out]):
+    """The calls waiting in one event loop, and the task that drains them."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[In, asyncio.Future[Out]]] = []
+        self.draining: asyncio.Task[None] | None = None
+
+
 class Batcher(Generic[In, Out]):
     def __init__(self, run: BatchRunner[In, Out]) -> None:
         self._run = run
-        self._queued: list[tuple[In, asyncio.Future[Out]]] = []
-        self._draining: asyncio.Task[None] | None = None
+        # Futures and tasks belong to one event loop, and one batcher may serve several (an app's
+        # and a script's `asyncio.run`, or a loop that stopped mid-batch): a queue for each.
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue[In, Out]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def __call__(self, item: In) -> Out:
-        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
-        self._queued.append((item, future))
-        if self._draining is None:
-            self._draining = asyncio.create_task(self._drain())
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _Queue()
+        future: asyncio.Future[Out] = loop.create_future()
+        queue.calls.append((item, future))
+        if queue.draining is None:
+            queue.draining = asyncio.create_task(self._drain(queue))
         return await future
 
-    async def _drain(self) -> None:
+    async def _drain(self, queue: _Queue[In, Out]) -> None:
         batch: list[tuple[In, asyncio.Future[Out]]] = []
         try:
-            while self._queued:
-                batch, self._queued = self._queued, []
+            while queue.calls:
+                batch, queue.calls = queue.calls, []
                 try:
                     results = await self._run([item for item, _ in batch])
                     if len(results) != len(batch):
@@ -50,7 +66,7 @@ class Batcher(Generic[In, Out]):
                     else:
                         future.set_result(result)
         finally:  # cancelled (the app is stopping): no caller is left waiting
-            for _, future in batch + self._queued:
+            for _, future in batch + queue.calls:
                 future.cancel()
-            self._queued = []
-            self._draining = None
+            queue.calls = []
+            queue.draining = None

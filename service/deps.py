@@ -36,6 +36,8 @@ class Services:
     embedder: Embedder
     # One auth per installation, so its token is minted once and reused until it expires.
     _installations: dict[int, AppInstallationAuth] = field(default_factory=dict)
+    # One source per local path, so the file runs of a repository share its blob reads.
+    _local_sources: dict[Path, LocalGitSource] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Settings) -> "Services":
@@ -59,7 +61,11 @@ class Services:
         if repository.provider is Provider.LOCAL:
             if not repository.local_path:
                 raise ConfigurationError(f"local repository {repository.full_name} has no path")
-            return LocalGitSource(Path(repository.local_path))
+            path = Path(repository.local_path)
+            source = self._local_sources.get(path)
+            if source is None:
+                source = self._local_sources[path] = LocalGitSource(path)
+            return source
         return GitHubSource(
             self.http,
             repository.full_name,

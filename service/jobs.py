@@ -1,12 +1,12 @@
 """An ingestion job's rows: its `ingestion_commit` row, its files, and the index they change.
 
 Every function here takes a session and leaves committing to the caller's `session_scope`, so one
-durable step is one transaction. Counters are always recounted from `ingestion_file` rows, so a
-retried step never counts a file twice.
+durable step, or one batch of the file runs in flight, is one transaction. Counters are always
+recounted from `ingestion_file` rows, so a retried run never counts a file twice.
 """
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -173,17 +173,6 @@ def indexed_shas(
     return dict(session.exec(query).all())
 
 
-def indexed_sha(session: Session, store_id: int, repository_id: int, path: str) -> str | None:
-    """The blob sha the store holds for `path`, or None."""
-    return session.exec(
-        select(IndexedFile.content_sha).where(
-            IndexedFile.store_id == store_id,
-            IndexedFile.repository_id == repository_id,
-            IndexedFile.path == path,
-        )
-    ).first()
-
-
 def record_plan(session: Session, ingestion_id: int, planned: Sequence[PlannedFile]) -> None:
     """One row per planned path; a retried step finds its rows and adds none."""
     existing = set(
@@ -214,32 +203,51 @@ def record_plan(session: Session, ingestion_id: int, planned: Sequence[PlannedFi
     update_counts(session, ingestion_id)
 
 
-def finish_file(
-    session: Session,
-    ingestion_id: int,
-    path: str,
-    status: FileStatus,
-    *,
-    chunks: int = 0,
-    error: str | None = None,
-    started_at: datetime | None = None,
-) -> JobCounts:
-    """Record one file's outcome; the job's counts afterwards."""
-    row = session.exec(
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    path: str
+    status: FileStatus
+    chunks: int = 0
+    error: str | None = None
+    started_at: datetime | None = None
+
+
+def file_rows(
+    session: Session, ingestion_id: int, paths: Collection[str]
+) -> dict[str, IngestionFile]:
+    """Path -> row of the job's files among `paths`."""
+    rows = session.exec(
         select(IngestionFile).where(
-            IngestionFile.ingestion_id == ingestion_id, IngestionFile.path == path
+            IngestionFile.ingestion_id == ingestion_id, col(IngestionFile.path).in_(paths)
         )
-    ).first()
-    if row is None:
-        raise JobNotFound(f"ingestion {ingestion_id} has no file {path!r}")
-    row.status = status
-    row.chunks = chunks
-    row.error = error
-    row.started_at = started_at or row.started_at
-    row.finished_at = utc_now()
-    session.add(row)
+    ).all()
+    return {row.path: row for row in rows}
+
+
+def finish_files(session: Session, ingestion_id: int, outcomes: Sequence[FileOutcome]) -> list[int]:
+    """Record the outcomes of some of the job's files, in order; for each, the job's files still
+    pending right after it. So of files recorded together, only the last of the job can see 0."""
+    rows = file_rows(session, ingestion_id, [outcome.path for outcome in outcomes])
+    now = utc_now()
+    ended = []
+    for outcome in outcomes:
+        row = rows.get(outcome.path)
+        if row is None:
+            raise JobNotFound(f"ingestion {ingestion_id} has no file {outcome.path!r}")
+        ended.append(row.status is FileStatus.PENDING and outcome.status is not FileStatus.PENDING)
+        row.status = outcome.status
+        row.chunks = outcome.chunks
+        row.error = outcome.error
+        row.started_at = outcome.started_at or row.started_at
+        row.finished_at = now
+        session.add(row)
     session.flush()
-    return update_counts(session, ingestion_id)
+    pending = update_counts(session, ingestion_id).pending
+    left = []
+    for was_pending in reversed(ended):
+        left.append(pending)
+        pending += was_pending
+    return left[::-1]
 
 
 def update_counts(session: Session, ingestion_id: int) -> JobCounts:
@@ -410,29 +418,40 @@ def jobs_version(session: Session, organization_id: int) -> int:
 
 
 def record_indexed(
-    session: Session, store_id: int, repository_id: int, path: str, sha: str, chunks: int
+    session: Session, store_id: int, repository_id: int, files: Mapping[str, tuple[str, int]]
 ) -> None:
-    row = session.exec(
+    """Record what the store now holds for some of the repository's files: path -> (blob sha,
+    chunks)."""
+    rows = session.exec(
         select(IndexedFile).where(
             IndexedFile.store_id == store_id,
             IndexedFile.repository_id == repository_id,
-            IndexedFile.path == path,
+            col(IndexedFile.path).in_(files),
         )
-    ).first()
-    row = row or IndexedFile(
-        store_id=store_id, repository_id=repository_id, path=path, content_sha=sha, chunk_count=0
-    )
-    row.content_sha = sha
-    row.chunk_count = chunks
-    row.updated_at = utc_now()
-    session.add(row)
+    ).all()
+    by_path = {row.path: row for row in rows}
+    now = utc_now()
+    for path, (sha, chunks) in files.items():
+        row = by_path.get(path) or IndexedFile(
+            store_id=store_id,
+            repository_id=repository_id,
+            path=path,
+            content_sha=sha,
+            chunk_count=0,
+        )
+        row.content_sha = sha
+        row.chunk_count = chunks
+        row.updated_at = now
+        session.add(row)
 
 
-def forget_indexed(session: Session, store_id: int, repository_id: int, path: str) -> None:
+def forget_indexed(
+    session: Session, store_id: int, repository_id: int, paths: Collection[str]
+) -> None:
     session.execute(
         sa.delete(IndexedFile).where(
             col(IndexedFile.store_id) == store_id,
             col(IndexedFile.repository_id) == repository_id,
-            col(IndexedFile.path) == path,
+            col(IndexedFile.path).in_(paths),
         )
     )

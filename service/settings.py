@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         description="GitHub REST API origin (GitHub Enterprise: its API).",
     )
     file_concurrency: int = Field(
-        16,
+        64,
         alias="DOCS_INGEST_FILE_CONCURRENCY",
         ge=1,
         description="File runs processed at once; their embedding inputs share requests.",

@@ -12,7 +12,7 @@ long) is split in halves and sent again until the inputs at fault are alone, so 
 calls fail, with the provider's message, and their neighbours get their vectors. A 429 or a
 server error is sent again after the pause `pacing` sets (service/pacing.py), up to MAX_SENDS
 times; then, as any other error, it fails the calls whose inputs were in that request, each of
-which retries its own step.
+whose run retries it.
 A call cancelled while it waits (its run was cancelled) takes its inputs out of the queue.
 
 For the local model, `concurrency` 1 runs one inference at a time on all cores, however many
@@ -105,10 +105,14 @@ class SharedEmbedder:
         """Inputs waiting for a request."""
         return len(self._queue) + sum(len(batch) for batch, _ in self._retry)
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(
+        self, texts: Sequence[str], token_counts: Sequence[int] | None = None
+    ) -> list[list[float]]:
         if not texts:
             return []
-        counts = await asyncio.to_thread(lambda: [self.count_tokens(text) for text in texts])
+        counts = token_counts
+        if counts is None:
+            counts = await asyncio.to_thread(lambda: [self.count_tokens(text) for text in texts])
         check_input_tokens(counts, self.model, self.max_input_tokens)
         future: asyncio.Future[list[list[float]]] = asyncio.get_running_loop().create_future()
         call = _Call(future, [None] * len(texts), len(texts))

@@ -1,4 +1,4 @@
-"""Where chunk embeddings live: the only module that talks to Qdrant.
+"""Where chunk embeddings live: this module and vectors_server.py alone talk to Qdrant.
 
 One `VectorStore` interface, two backends:
 
@@ -6,7 +6,8 @@ One `VectorStore` interface, two backends:
   per collection under `root/<collection>/`. Every update is in the shard's write-ahead log before
   it returns, so an acknowledged write survives a kill -9; the shard is flushed every few thousand
   points and on close so that the log, and the replay on the next start, stay short.
-* `QdrantServerVectorStore`: a Qdrant server through qdrant-client's `AsyncQdrantClient`.
+* `QdrantServerVectorStore` (service/vectors_server.py, imported only when `QDRANT_URL` is set):
+  a Qdrant server through qdrant-client's `AsyncQdrantClient`.
 
 A collection holds one store's chunks. A point is one chunk of one file; its id is `point_id(...)`,
 a uuid5 of (collection, repository, path, chunk index), so writing a file again overwrites its
@@ -26,18 +27,15 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import qdrant_edge as edge
-from qdrant_client import AsyncQdrantClient, models
-from qdrant_client.common.client_exceptions import QdrantException
-from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
 
+from service.batching import Batcher
 from service.settings import Settings
 
 T = TypeVar("T")
@@ -163,6 +161,11 @@ class VectorStore(Protocol):
 def create_vector_store(settings: Settings) -> VectorStore:
     """A Qdrant server when `QDRANT_URL` is set, otherwise Qdrant Edge under the data folder."""
     if settings.qdrant_url:
+        # Imported here: qdrant-client and gRPC take ~40 MB resident that Edge never uses.
+        from qdrant_client import AsyncQdrantClient
+
+        from service.vectors_server import QdrantServerVectorStore
+
         # The compatibility check is a blocking request in a thread at construction time.
         client = AsyncQdrantClient(
             url=settings.qdrant_url, api_key=settings.qdrant_api_key, check_compatibility=False
@@ -171,7 +174,7 @@ def create_vector_store(settings: Settings) -> VectorStore:
     return EdgeVectorStore(settings.qdrant_path)
 
 
-def _check_collection_name(collection: str) -> None:
+def check_collection_name(collection: str) -> None:
     if not COLLECTION_NAME.fullmatch(collection):
         raise InvalidCollectionNameError(
             f"invalid vector collection name {collection!r}: use 1-128 of ASCII letters, "
@@ -179,7 +182,7 @@ def _check_collection_name(collection: str) -> None:
         )
 
 
-def _payload(repository: str, path: str, chunk: ChunkRecord) -> dict[str, Any]:
+def chunk_payload(repository: str, path: str, chunk: ChunkRecord) -> dict[str, Any]:
     return {
         PayloadField.REPOSITORY: repository,
         PayloadField.PATH: path,
@@ -191,7 +194,7 @@ def _payload(repository: str, path: str, chunk: ChunkRecord) -> dict[str, Any]:
     }
 
 
-def _hit(collection: str, score: float, payload: dict[str, Any] | None) -> SearchHit:
+def search_hit(collection: str, score: float, payload: dict[str, Any] | None) -> SearchHit:
     try:
         if payload is None:
             raise KeyError(PayloadField.REPOSITORY)
@@ -220,8 +223,10 @@ class _OpenShard:
 class EdgeVectorStore:
     """Qdrant Edge shards under `root`, opened on first use and kept open until `close`.
 
-    Every shard call runs in a worker thread: the event loop also serves HTTP and the engine, and
-    an update, a flush or a shard's first load (a log replay) can take milliseconds or more.
+    Shard calls run in a worker thread: the event loop also serves HTTP and the engine, and an
+    update, a flush or a shard's first load (a log replay) can take milliseconds or more. The calls
+    of files written at the same time go to the thread together: one thread each would queue them
+    behind one another, and behind every other file's work, in the event loop's few threads.
     """
 
     def __init__(self, root: Path) -> None:
@@ -229,9 +234,10 @@ class EdgeVectorStore:
         self._shards: dict[str, _OpenShard] = {}
         # Guards `_shards`: two threads must never load the same shard (its files are exclusive).
         self._lock = threading.Lock()
+        self._calls: Batcher[tuple[str, Callable[[_OpenShard], Any]], Any] = Batcher(self._call_all)
 
     async def ensure_collection(self, collection: str, dimension: int) -> None:
-        _check_collection_name(collection)
+        check_collection_name(collection)
         await asyncio.to_thread(self._ensure_collection, collection, dimension)
 
     async def upsert_file(
@@ -246,7 +252,7 @@ class EdgeVectorStore:
             edge.Point(
                 point_id(collection, repository, path, chunk.chunk_index),
                 list(chunk.vector),
-                _payload(repository, path, chunk),
+                chunk_payload(repository, path, chunk),
             )
             for chunk in chunks
         ]
@@ -287,7 +293,7 @@ class EdgeVectorStore:
             with_payload=True,
         )
         scored = await self._run(collection, lambda opened: opened.shard.query(request))
-        return [_hit(collection, point.score, point.payload) for point in scored]
+        return [search_hit(collection, point.score, point.payload) for point in scored]
 
     async def count(
         self, collection: str, *, repository: str | None = None, path: str | None = None
@@ -301,8 +307,20 @@ class EdgeVectorStore:
         await asyncio.to_thread(self._close_all)
 
     async def _run(self, collection: str, operation: Callable[[_OpenShard], T]) -> T:
-        _check_collection_name(collection)
-        return await asyncio.to_thread(self._call, collection, operation)
+        check_collection_name(collection)
+        result: T = await self._calls((collection, operation))
+        return result
+
+    async def _call_all(
+        self, calls: list[tuple[str, Callable[[_OpenShard], Any]]]
+    ) -> list[Any | Exception]:
+        def run(collection: str, operation: Callable[[_OpenShard], Any]) -> Any:
+            try:
+                return self._call(collection, operation)
+            except Exception as exc:
+                return exc
+
+        return await asyncio.to_thread(lambda: [run(*call) for call in calls])
 
     def _call(self, collection: str, operation: Callable[[_OpenShard], T]) -> T:
         opened = self._opened(collection, create_with_dimension=None)
@@ -407,148 +425,5 @@ def _edge_file_filter(repository: str, path: str, *, from_chunk: int = 0) -> edg
             edge.FieldCondition(
                 PayloadField.CHUNK_INDEX, range=edge.RangeFloat(gte=float(from_chunk))
             ),
-        ]
-    )
-
-
-class QdrantServerVectorStore:
-    """A Qdrant server (or qdrant-client's local mode, which speaks the same client API).
-
-    Every write waits until the server has applied it, so an acknowledged upsert is searchable.
-    """
-
-    def __init__(self, client: AsyncQdrantClient) -> None:
-        self._client = client
-
-    async def ensure_collection(self, collection: str, dimension: int) -> None:
-        _check_collection_name(collection)
-        async with _translated(collection):
-            if not await self._client.collection_exists(collection):
-                await self._create_collection(collection, dimension)
-            info = await self._client.get_collection(collection)
-            params = info.config.params.vectors
-            if not isinstance(params, models.VectorParams):
-                raise VectorStoreError(f"vector collection {collection!r} uses named vectors")
-            if params.size != dimension:
-                raise DimensionMismatchError(collection, params.size, dimension)
-            for field in INDEXED_FIELDS:
-                if field not in info.payload_schema:
-                    await self._client.create_payload_index(
-                        collection, field, models.PayloadSchemaType.KEYWORD, wait=True
-                    )
-
-    async def upsert_file(
-        self,
-        collection: str,
-        repository: str,
-        path: str,
-        chunks: Sequence[ChunkRecord],
-        total: int | None = None,
-    ) -> None:
-        _check_collection_name(collection)
-        points = [
-            models.PointStruct(
-                id=point_id(collection, repository, path, chunk.chunk_index),
-                vector=list(chunk.vector),
-                payload=_payload(repository, path, chunk),
-            )
-            for chunk in chunks
-        ]
-        surplus = _server_file_filter(
-            repository, path, from_chunk=len(chunks) if total is None else total
-        )
-        async with _translated(collection):
-            if points:
-                await self._client.upsert(collection, points=points, wait=True)
-            await self._client.delete(
-                collection, points_selector=models.FilterSelector(filter=surplus), wait=True
-            )
-
-    async def delete_file(self, collection: str, repository: str, path: str) -> int | None:
-        _check_collection_name(collection)
-        selector = models.FilterSelector(filter=_server_file_filter(repository, path))
-        async with _translated(collection):
-            await self._client.delete(collection, points_selector=selector, wait=True)
-        return None  # the server does not say how many; counting first costs a round trip
-
-    async def search(
-        self,
-        collection: str,
-        vector: Sequence[float],
-        *,
-        limit: int = 10,
-        repository: str | None = None,
-    ) -> list[SearchHit]:
-        _check_collection_name(collection)
-        async with _translated(collection):
-            response = await self._client.query_points(
-                collection,
-                query=list(vector),
-                query_filter=_server_filter(repository=repository),
-                limit=limit,
-                with_payload=True,
-            )
-        return [_hit(collection, point.score, point.payload) for point in response.points]
-
-    async def count(
-        self, collection: str, *, repository: str | None = None, path: str | None = None
-    ) -> int:
-        _check_collection_name(collection)
-        async with _translated(collection):
-            result = await self._client.count(
-                collection, count_filter=_server_filter(repository=repository, path=path)
-            )
-        return result.count
-
-    async def close(self) -> None:
-        async with _translated("*"):
-            await self._client.close()
-
-    async def _create_collection(self, collection: str, dimension: int) -> None:
-        vectors = models.VectorParams(size=dimension, distance=models.Distance.COSINE)
-        try:
-            await self._client.create_collection(collection, vectors_config=vectors)
-        except (ApiException, ValueError):
-            # Another worker may have created it between the check and the create.
-            if not await self._client.collection_exists(collection):
-                raise
-
-
-@asynccontextmanager
-async def _translated(collection: str) -> AsyncIterator[None]:
-    try:
-        yield
-    except UnexpectedResponse as exc:
-        if exc.status_code == 404:
-            raise CollectionNotFoundError(collection) from exc
-        raise VectorStoreError(f"Qdrant failed on {collection!r}: {exc}") from exc
-    except (ApiException, QdrantException) as exc:
-        raise VectorStoreError(f"Qdrant failed on {collection!r}: {exc}") from exc
-    except ValueError as exc:
-        # qdrant-client's local mode reports every problem as a ValueError.
-        if str(exc) == f"Collection {collection} not found":
-            raise CollectionNotFoundError(collection) from exc
-        raise VectorStoreError(f"Qdrant failed on {collection!r}: {exc}") from exc
-
-
-def _server_filter(
-    *, repository: str | None = None, path: str | None = None
-) -> models.Filter | None:
-    conditions: list[models.Condition] = [
-        models.FieldCondition(key=field, match=models.MatchValue(value=value))
-        for field, value in ((PayloadField.REPOSITORY, repository), (PayloadField.PATH, path))
-        if value is not None
-    ]
-    return models.Filter(must=conditions) if conditions else None
-
-
-def _server_file_filter(repository: str, path: str, *, from_chunk: int = 0) -> models.Filter:
-    return models.Filter(
-        must=[
-            models.FieldCondition(
-                key=PayloadField.REPOSITORY, match=models.MatchValue(value=repository)
-            ),
-            models.FieldCondition(key=PayloadField.PATH, match=models.MatchValue(value=path)),
-            models.FieldCondition(key=PayloadField.CHUNK_INDEX, range=models.Range(gte=from_chunk)),
         ]
     )

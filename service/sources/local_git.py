@@ -3,15 +3,19 @@
 Every question is one or a few `git` processes started without a shell. Outputs are read in their
 `-z` form, so paths with spaces, quotes or non-ASCII letters come back byte for byte; paths that are
 not UTF-8 survive the round trip through `os.fsdecode`/`os.fsencode`.
+
+Blobs read at the same time share one `git cat-file --batch` process: starting a process per
+file was a tenth of the service's CPU while sixteen files were indexed at once.
 """
 
 import asyncio
 import os
 import re
 import subprocess
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
+from service.batching import Batcher
 from service.sources import (
     FileChange,
     FileStatus,
@@ -59,6 +63,7 @@ class LocalGitSource:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._env = {k: v for k, v in os.environ.items() if k not in _REDIRECTING_VARIABLES}
+        self._read_blobs_together: Batcher[str, bytes] = Batcher(self._read_blobs)
 
     def __repr__(self) -> str:
         return f"LocalGitSource({str(self._path)!r})"
@@ -98,10 +103,17 @@ class LocalGitSource:
         if not _OBJECT_NAME.fullmatch(blob_sha):
             raise SourceNotFound(f"{blob_sha!r} is not a blob sha")
         try:
-            return await self._git("cat-file", _BLOB, blob_sha)
+            return await self._read_blobs_together(blob_sha)
         except _GitFailed as exc:
             await self._ensure_repository()
             raise SourceNotFound(f"blob {blob_sha} not found in {self._path}") from exc
+
+    async def _read_blobs(self, blob_shas: list[str]) -> Sequence[bytes | Exception]:
+        # `^{blob}` asks what `git cat-file blob SHA` does: a tag is peeled to its blob, and a
+        # tree or a commit reads as missing.
+        names = "".join(f"{sha}^{{{_BLOB}}}\n" for sha in blob_shas)
+        out = await self._git("cat-file", "--batch", stdin=names.encode("ascii"))
+        return _parse_batch(out, len(blob_shas))
 
     async def read_file(self, sha: str, path: str) -> bytes | None:
         commit = await self._object(sha, "commit")
@@ -144,7 +156,7 @@ class LocalGitSource:
         except _GitFailed as exc:
             raise SourceError(f"git {args[0]} failed in {self._path}: {exc.stderr}") from exc
 
-    async def _git(self, *args: str) -> bytes:
+    async def _git(self, *args: str, stdin: bytes | None = None) -> bytes:
         # In a worker thread, not with asyncio's subprocess support: that forks on the event
         # loop and starts a watcher thread per child, which stalls every request in a busy app.
         command = ["git", "-C", str(self._path), "-c", "core.quotepath=off", "--literal-pathspecs"]
@@ -152,7 +164,8 @@ class LocalGitSource:
             done = await asyncio.to_thread(
                 subprocess.run,
                 [*command, *args],
-                stdin=subprocess.DEVNULL,
+                input=stdin,
+                stdin=subprocess.DEVNULL if stdin is None else None,
                 capture_output=True,
                 env=self._env,
                 check=False,
@@ -163,6 +176,28 @@ class LocalGitSource:
             message = done.stderr.decode("utf-8", "replace").strip()
             raise _GitFailed(message or f"exit status {done.returncode}")
         return done.stdout
+
+
+def _parse_batch(out: bytes, count: int) -> list[bytes | Exception]:
+    """The `count` answers of `git cat-file --batch`, in the order asked.
+
+    Each is `<sha> <type> <size>\\n<content>\\n`, or `<name> missing\\n` (also `ambiguous`)
+    for a name that is no blob; that one is a `_GitFailed` for its caller only.
+    """
+    results: list[bytes | Exception] = []
+    position = 0
+    for _ in range(count):
+        end = out.index(b"\n", position)
+        header = out[position:end].decode("ascii", "replace")
+        fields = header.split(" ")
+        if len(fields) == 3:
+            size = int(fields[2])
+            results.append(out[end + 1 : end + 1 + size])
+            end += 1 + size  # the content's own line end follows it
+        else:
+            results.append(_GitFailed(header))
+        position = end + 1
+    return results
 
 
 def _parse_ls_tree(listing: bytes) -> list[tuple[str, str, str, str, str]]:

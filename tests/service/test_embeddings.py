@@ -224,6 +224,25 @@ def test_openai_requests_stay_under_300k_tokens(openai_router: respx.Router) -> 
     assert len(vectors) == 50
 
 
+@pytest.mark.filterwarnings("ignore:open_binary is deprecated:DeprecationWarning")
+def test_openai_token_counts_are_those_of_cl100k_base(openai_router: respx.Router) -> None:
+    import bpe_openai
+
+    encoding = bpe_openai.get_encoding("cl100k_base")
+    texts = [
+        "",
+        "Hello, world!",
+        "## Über uns\n\n日本語のテキスト, émojis 🚀 and   spaces\n\n",
+        "def square(x):\n    return x ** 2  # 12345678\n" * 200,
+        "a lone \ud800 surrogate",
+    ]
+
+    counts = [make_openai(openai_router).count_tokens(text) for text in texts]
+
+    assert counts == [len(encoding.encode_ordinary(text)) for text in texts]
+    assert counts[1] == 4
+
+
 def test_openai_results_follow_index_when_answered_out_of_order(
     openai_router: respx.Router,
 ) -> None:

@@ -113,7 +113,7 @@ def finish(
     error: str | None = None,
 ) -> None:
     with session_scope(db) as session:
-        jobs.finish_file(session, job_id, path, status, chunks=chunks, error=error)
+        jobs.finish_files(session, job_id, [jobs.FileOutcome(path, status, chunks, error)])
 
 
 def counts(job: IngestionCommit) -> tuple[int, int, int, int]:
@@ -160,6 +160,28 @@ def test_counts_come_from_the_rows_so_a_retried_file_counts_once(
     assert counts(job_of(db, job_id)) == (4, 2, 0, 1)
     row = files_of(db, job_id)["docs/b.md"]
     assert (row.chunks, row.error, row.finished_at is not None) == (2, None, True)
+
+
+def test_files_finished_together_each_see_the_files_pending_after_them(
+    db: sa.Engine, job_id: int
+) -> None:
+    record_plan(db, job_id)  # a, b and gone pending; same skipped
+    finish(db, job_id, "docs/a.md", FileStatus.PROCESSED, chunks=3)
+
+    with session_scope(db) as session:
+        left = jobs.finish_files(
+            session,
+            job_id,
+            [
+                jobs.FileOutcome("docs/gone.md", FileStatus.PROCESSED),
+                jobs.FileOutcome("docs/a.md", FileStatus.PROCESSED, 3),  # a retry: was done
+                jobs.FileOutcome("docs/b.md", FileStatus.FAILED, error="boom"),
+            ],
+        )
+
+    # Only the file that finished the job sees 0, so the orchestrator is told once.
+    assert left == [1, 1, 0]
+    assert counts(job_of(db, job_id)) == (4, 2, 1, 1)
 
 
 def test_finishing_an_unplanned_file_is_an_error(db: sa.Engine, job_id: int) -> None:

@@ -23,12 +23,12 @@ from service.vectors import (
     DimensionMismatchError,
     EdgeVectorStore,
     InvalidCollectionNameError,
-    QdrantServerVectorStore,
     VectorStore,
     VectorStoreError,
     create_vector_store,
     point_id,
 )
+from service.vectors_server import QdrantServerVectorStore
 
 pytestmark = pytest.mark.anyio
 
