@@ -18,6 +18,7 @@ from service.settings import Settings, get_settings
 from web.app import INNGEST_PATH, create_app
 
 PR_SET_PDEATHSIG = 1
+ENGINE_WORKERS = 100
 
 
 @click.command()
@@ -103,12 +104,19 @@ async def _start_engine(settings: Settings) -> asyncio.subprocess.Process:
         "--db", str(settings.engine_db.resolve()),
         "--sdk-url", settings.app_url + INNGEST_PATH,
         "--no-discovery", "--no-poll",
+        "--queue-workers", str(engine_workers(settings)),
     ]
     # fmt: on
     # Run from the data folder, so no inngest.json of the current directory applies.
     return await asyncio.create_subprocess_exec(
         *command, cwd=settings.data_dir, preexec_fn=_die_with_parent
     )
+
+
+def engine_workers(settings: Settings) -> int:
+    """SDK calls the engine makes at once: every file run the service allows, with as many again
+    for orchestrators, deletions and failure handlers (the engine's default is 100)."""
+    return max(ENGINE_WORKERS, 2 * settings.file_concurrency)
 
 
 def _die_with_parent() -> None:
