@@ -17,11 +17,10 @@ from datetime import datetime
 from typing import Any
 
 import inngest
-from sqlmodel import Session
 
 from functions.file_rows import FileResult, FileRows, IndexChange
 from functions.ingestion import CANCEL_MATCH
-from functions.steps import FailedRun, in_session, notify_if_done, send_files_done, translating
+from functions.steps import FailedRun, notify_if_done, send_files_done, translating
 from service import jobs
 from service.chunking import ChunkedDocument
 from service.deps import Services
@@ -43,13 +42,12 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
     async def record_failure(ctx: inngest.Context) -> None:
         failed = FailedRun.model_validate(ctx.event.data)
         task = FileTask.model_validate(failed.original_data)
-        outcome = jobs.FileOutcome(task.path, FileStatus.FAILED, error=failed.message)
-
-        def work(session: Session) -> int:
-            return jobs.finish_files(session, task.ingestion_id, [outcome])[0]
+        failure = FileResult(
+            task, jobs.FileOutcome(task.path, FileStatus.FAILED, error=failed.message)
+        )
 
         async def record() -> int:
-            return await translating(in_session(services, work))
+            return int((await translating(rows.record(failure)))["pending"])
 
         pending = await ctx.step.run("record-failure", record)
         await notify_if_done(ctx, task.ingestion_id, pending)
