@@ -19,6 +19,7 @@ from service.embeddings import (
     EmbeddingError,
     LocalEmbedder,
     OpenAIEmbedder,
+    _length_groups,
     check_store_model,
     create_embedder,
 )
@@ -90,6 +91,23 @@ def test_local_batch_of_20_equals_embedding_each_alone(local: LocalEmbedder) -> 
 
     assert len(batched) == 20
     assert np.allclose(batched, alone, atol=1e-5)
+
+
+def test_local_groups_texts_by_length_within_the_token_budget() -> None:
+    lengths = [256, 12, 200, 30, 12, 60, 256, 40]
+
+    groups = _length_groups(lengths, 256)
+
+    assert sorted(index for group in groups for index in group) == list(range(8))
+    for group in groups:
+        assert len(group) * max(lengths[i] for i in group) <= 256 or len(group) == 1
+    assert [[lengths[i] for i in group] for group in groups] == [
+        [12, 12, 30, 40],
+        [60],
+        [200],
+        [256],
+        [256],
+    ]
 
 
 def test_local_text_longer_than_the_model_limit_is_embedded(local: LocalEmbedder) -> None:
@@ -402,7 +420,7 @@ def test_create_embedder_defaults_to_the_local_model() -> None:
             assert isinstance(embedder.inner, LocalEmbedder)
             assert (embedder.model, embedder.dimension) == ("all-MiniLM-L6-v2", 384)
             # one batch of the files in flight at a time, on all cores
-            assert (embedder.concurrency, embedder.max_inputs) == (1, 8)
+            assert (embedder.concurrency, embedder.max_inputs) == (1, 32)
 
     asyncio.run(scenario())
 
