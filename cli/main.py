@@ -10,6 +10,7 @@ import logging
 
 import click
 
+from service import logs
 from service.settings import get_settings
 
 # Name → "module:attribute", in the order `--help` lists them.
@@ -66,11 +67,7 @@ def main(ctx: click.Context) -> None:
     Every command has its own --help.
     """
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per SDK call is noise
+    logs.configure(settings)
     if ctx.invoked_subcommand != "serve":
         # A command's output is for people; migration steps belong in the service's log.
         logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -5,6 +5,7 @@ import contextlib
 import ctypes
 import gc
 import logging
+import os
 import signal
 import sys
 
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 
 from cli.demo import run_demo
 from engine.cli import start_server
+from engine.signing import Signer, SigningKeyError
 from service.db import migrate
 from service.settings import Settings, get_settings
 from web.app import INNGEST_PATH, create_app
@@ -31,12 +33,20 @@ ENGINE_WORKERS = 100
 def serve(port: int | None, engine_port: int | None) -> None:
     """Run the service and, unless real Inngest is configured, the embedded engine.
 
-    The service serves its Inngest functions at /api/inngest. With no INNGEST_DEV,
-    INNGEST_BASE_URL or INNGEST_SIGNING_KEY set, the embedded engine starts on --engine-port,
-    keeps its state in DOCS_INGEST_DATA_DIR/engine.db and syncs the service at once.
+    The service serves its Inngest functions at /api/inngest. With none of INNGEST_DEV,
+    INNGEST_BASE_URL, INNGEST_API_BASE_URL or INNGEST_SIGNING_KEY set (or with
+    DOCS_INGEST_ENGINE=embedded), the embedded engine starts on --engine-port, keeps its state in
+    DOCS_INGEST_DATA_DIR/engine.db and syncs the service at once.
+
+    Signed mode: DOCS_INGEST_ENGINE=embedded with INNGEST_SIGNING_KEY and INNGEST_EVENT_KEY runs
+    the embedded engine signed, as self-hosted `inngest start` runs: it signs its calls, which
+    the service checks, and takes events only at the event key and its REST API only with the
+    signing key as bearer. The two keys alone name Inngest Cloud, as the Inngest SDK reads them.
     """
     updates = {k: v for k, v in {"port": port, "engine_port": engine_port}.items() if v}
     settings = get_settings().model_copy(update=updates)
+    if settings.engine_signed:
+        _check_signed_mode(settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(settings))
 
@@ -47,7 +57,8 @@ async def _serve(settings: Settings) -> None:
     # What the imports and the app built lives as long as the process; frozen, it is left out of
     # every later collection, whose full passes would otherwise stall requests ~100 ms each.
     gc.freeze()
-    server, serving = await start_server(app, settings.host, settings.port)
+    # uvicorn's own lines (an app error's traceback) go through the service's log format.
+    server, serving = await start_server(app, settings.host, settings.port, log_config=None)
     log = logging.getLogger("service")
     log.info("service listening on %s (functions at %s)", settings.app_url, INNGEST_PATH)
     if not settings.embedded_engine:
@@ -60,9 +71,12 @@ async def _serve(settings: Settings) -> None:
         return
     engine = await _start_engine(settings)
     log.info("engine console at %s (runs, events, functions and apps)", settings.engine_url)
+    if settings.engine_signed:
+        log.info("the engine runs signed: INNGEST_SIGNING_KEY and INNGEST_EVENT_KEY are its keys")
     log.info(
-        'try it: curl -s -X POST %s/e/dev -d \'{"name": "docs/ping", "data": {"message": "hi"}}\'',
+        'try it: curl -s -X POST %s/e/%s -d \'{"name": "docs/ping", "data": {"message": "hi"}}\'',
         settings.engine_url,
+        "$INNGEST_EVENT_KEY" if settings.inngest_event_key else "dev",
     )
     demo = _start_demo(settings, app)
     engine_exit = asyncio.create_task(engine.wait())
@@ -109,8 +123,39 @@ async def _start_engine(settings: Settings) -> asyncio.subprocess.Process:
     # fmt: on
     # Run from the data folder, so no inngest.json of the current directory applies.
     return await asyncio.create_subprocess_exec(
-        *command, cwd=settings.data_dir, preexec_fn=_die_with_parent
+        *command,
+        cwd=settings.data_dir,
+        env=engine_environment(settings),
+        preexec_fn=_die_with_parent,
     )
+
+
+def engine_environment(settings: Settings) -> dict[str, str]:
+    """The engine's environment: the keys go there, not on its command line, which any local
+    user can read; it gets exactly the keys the service uses, or none."""
+    env = {k: v for k, v in os.environ.items() if k not in _KEY_VARIABLES}
+    if settings.inngest_signing_key:
+        env["INNGEST_SIGNING_KEY"] = settings.inngest_signing_key
+    if settings.inngest_event_key:
+        env["INNGEST_EVENT_KEY"] = settings.inngest_event_key
+    return env
+
+
+_KEY_VARIABLES = ("INNGEST_SIGNING_KEY", "INNGEST_EVENT_KEY")
+
+
+def _check_signed_mode(settings: Settings) -> None:
+    """Refuse to start a signed engine the service could not use, naming the key at fault."""
+    assert settings.inngest_signing_key is not None
+    try:
+        Signer(settings.inngest_signing_key)
+    except SigningKeyError as exc:
+        raise click.ClickException(f"INNGEST_SIGNING_KEY: {exc}") from exc
+    if not settings.inngest_event_key:
+        raise click.ClickException(
+            "INNGEST_SIGNING_KEY is set but INNGEST_EVENT_KEY is not: the signed engine takes"
+            " events only at an event key (as `inngest start` does); set INNGEST_EVENT_KEY too"
+        )
 
 
 def engine_workers(settings: Settings) -> int:

@@ -6,30 +6,46 @@ JSON API is mounted under /api/console and its pages at the root (`/run?runID=` 
 `inngest dev` does; the Jobs tab links there).
 Errors use the Inngest envelope `{"error", "status", "data": null}` with the same HTTP status.
 Bad input of any kind is a 4xx that names the problem: bodies go through `engine.bodies`.
+
+Signed (a signing key given), the engine is what `inngest start` is: sync, `POST /dev/sync` and
+REST v1 take the signing key as bearer, raw or hashed, and every answer says `cloud` as its server
+kind. Given event keys, `POST /e/{key}` takes only those (401 otherwise, as Inngest answers). The
+console, its JSON and `GET /dev` stay open: they are the human UI, as the dev server's is.
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.bodies import BodyError, checked_events, parse_json, read_body
 from engine.console_api import CONSOLE_PREFIX, console_app
 from engine.console_pages import page_routes
-from engine.consts import ENVIRONMENT_ID, SERVER_KIND_DEV, ZERO_UUID, RunStatus
+from engine.consts import (
+    ENVIRONMENT_ID,
+    EXPECTED_SERVER_KIND_HEADER,
+    SERVER_KIND_HEADER,
+    ZERO_UUID,
+    RunStatus,
+)
 from engine.expressions import ExpressionError, check
 from engine.functions import RegistrationError
 from engine.ids import is_ulid
 from engine.server import Engine
+from engine.signing import is_event_key
 from engine.store import Run, StoredEvent
 from engine.timeutil import format_timestamp, parse_timestamp
 
 EVENTS_LIMIT_DEFAULT = 20
 EVENTS_LIMIT_MAX = 51
-_HEADERS = {"x-inngest-server-kind": SERVER_KIND_DEV}
+NO_EVENT_KEY = "NO_EVENT_KEY_SET"  # what the SDK sends in dev mode when it has no event key
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 class ApiError(Exception):
@@ -41,6 +57,9 @@ class ApiError(Exception):
 
 def create_api(engine: Engine) -> Starlette:
     async def send_events(request: Request) -> Response:
+        refused = _event_key_problem(request.path_params.get("key", ""), engine.event_keys)
+        if refused is not None:
+            return _json({"ids": [], "status": 401, "error": refused}, 401)
         try:
             raw = await read_body(request, engine.max_request_size)
             cleaned = checked_events(parse_json(raw), engine.max_event_size, len(raw))
@@ -51,9 +70,12 @@ def create_api(engine: Engine) -> Starlette:
         return _json({"ids": ids, "status": 200})
 
     async def register(request: Request) -> Response:
-        expected = request.headers.get("x-inngest-expected-server-kind")
-        if expected and expected != SERVER_KIND_DEV:
-            return _json({"error": f"this is a dev server, the app expects {expected!r}"}, 400)
+        expected = request.headers.get(EXPECTED_SERVER_KIND_HEADER)
+        if expected and expected != engine.server_kind:
+            return _json(
+                {"error": f"this is a {engine.server_kind} server, the app expects {expected!r}"},
+                400,
+            )
         try:
             body = parse_json(await read_body(request, engine.max_request_size))
             if not isinstance(body, dict):
@@ -111,7 +133,7 @@ def create_api(engine: Engine) -> Starlette:
             raise ApiError(400, f"run {run.run_id} has already ended ({run.status.value})")
         engine.machine.cancel(run.run_id)
         engine.notify()
-        return Response(status_code=200, headers=_HEADERS)
+        return Response(status_code=200)
 
     async def bulk_cancel(request: Request) -> Response:
         body = parse_json(await read_body(request, engine.max_request_size))
@@ -173,23 +195,107 @@ def create_api(engine: Engine) -> Starlette:
             }
         )
 
-    routes = [
+    guard = _bearer_guard(engine)
+    routes: list[BaseRoute] = [
         Route("/e/{key}", send_events, methods=["POST"]),
-        Route("/fn/register", register, methods=["POST"]),
-        Route("/v1/events", list_events, methods=["GET"]),
-        Route("/v1/events/{id}", get_event, methods=["GET"]),
-        Route("/v1/events/{id}/runs", event_runs, methods=["GET"]),
-        Route("/v1/runs/{id}", get_run, methods=["GET"]),
-        Route("/v1/runs/{id}", cancel_run, methods=["DELETE"]),
-        Route("/v1/cancellations", bulk_cancel, methods=["POST"]),
+        Route("/fn/register", guard(register, _APP_KEY_MISSING, _APP_KEY_WRONG), methods=["POST"]),
+        Route("/v1/events", guard(list_events), methods=["GET"]),
+        Route("/v1/events/{id}", guard(get_event), methods=["GET"]),
+        Route("/v1/events/{id}/runs", guard(event_runs), methods=["GET"]),
+        Route("/v1/runs/{id}", guard(get_run), methods=["GET"]),
+        Route("/v1/runs/{id}", guard(cancel_run), methods=["DELETE"]),
+        Route("/v1/cancellations", guard(bulk_cancel), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/dev", dev_info, methods=["GET"]),
-        Route("/dev/sync", sync_now, methods=["POST"]),
+        Route("/dev/sync", guard(sync_now), methods=["POST"]),
         Mount(CONSOLE_PREFIX, app=console_app(engine)),
         *page_routes(),
     ]
+    if engine.event_keys:  # `/e/` names no key: refused as Inngest does, not a 404
+        routes.insert(1, Route("/e/", send_events, methods=["POST"]))
     handlers = {ApiError: _api_error, BodyError: _api_error}
-    return Starlette(routes=routes, exception_handlers=handlers)
+    return Starlette(
+        routes=routes,
+        exception_handlers=handlers,
+        middleware=[Middleware(_ServerKindHeader, kind=engine.server_kind)],
+    )
+
+
+_BEARER_MISSING = (
+    "Authentication failed: this engine runs signed and takes its signing key"
+    " (INNGEST_SIGNING_KEY) as 'Authorization: Bearer <key>', raw or hashed"
+)
+_BEARER_WRONG = (
+    "Authentication failed: the bearer token is not the engine's signing key"
+    " (INNGEST_SIGNING_KEY), raw or hashed"
+)
+_APP_KEY_MISSING = (
+    "Authentication failed: the app sent no signing key; this engine runs signed and syncs only"
+    " apps whose INNGEST_SIGNING_KEY is its signing key"
+)
+_APP_KEY_WRONG = (
+    "Authentication failed: the app's signing key (its INNGEST_SIGNING_KEY) is not the engine's"
+    " signing key"
+)
+
+
+def _bearer_guard(engine: Engine) -> Callable[..., Handler]:
+    """Wraps a handler so that, when the engine is signed, it first checks the bearer token."""
+
+    def guard(
+        handler: Handler, missing: str = _BEARER_MISSING, wrong: str = _BEARER_WRONG
+    ) -> Handler:
+        signer = engine.signer
+        if signer is None:
+            return handler
+
+        async def guarded(request: Request) -> Response:
+            authorization = request.headers.get("authorization")
+            if not signer.bearer_matches(authorization):
+                raise ApiError(401, wrong if authorization else missing)
+            return await handler(request)
+
+        return guarded
+
+    return guard
+
+
+def _event_key_problem(key: str, keys: list[str]) -> str | None:
+    """Why `POST /e/{key}` is refused, naming the event key; None when no key is required."""
+    if not keys:
+        return None
+    if not key or key == NO_EVENT_KEY:
+        return (
+            "Event key is required: the sender gave none; set its INNGEST_EVENT_KEY to one of"
+            " the engine's event keys"
+        )
+    if not is_event_key(key, keys):
+        return (
+            "Event key not found: the key in /e/{key} is not one of the engine's event keys"
+            " (--event-key or INNGEST_EVENT_KEY)"
+        )
+    return None
+
+
+class _ServerKindHeader:
+    """Every answer says which kind of server this is (`dev`, or `cloud` when signed), as the Go
+    server's static headers do; the SDK compares it with its own mode."""
+
+    def __init__(self, app: ASGIApp, kind: str) -> None:
+        self.app = app
+        self.header = (SERVER_KIND_HEADER.encode(), kind.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_kind(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_kind)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -198,7 +304,7 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 
 def _json(body: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=_HEADERS)
+    return JSONResponse(body, status_code=status)
 
 
 def _data(data: Any, engine: Engine) -> JSONResponse:

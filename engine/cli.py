@@ -67,6 +67,8 @@ def build_engine(cfg: dev_config.DevConfig, db: Path) -> Engine:
         max_request_size=cfg.max_request_size,
         max_event_size=cfg.max_event_size,
         retention_ms=cfg.retention_ms,
+        signing_key=cfg.signing_key,
+        event_keys=cfg.event_keys,
     )
 
 
@@ -123,6 +125,19 @@ def build_engine(cfg: dev_config.DevConfig, db: Path) -> Engine:
     " 0s keeps everything.  [default: 7d]",
 )
 @click.option(
+    "--signing-key",
+    help="Run signed, as `inngest start`: sign every call to apps and refuse answers not signed"
+    " with this key, and require it (raw or hashed) as bearer on sync and the REST API. Hex,"
+    " optionally after a signkey-<env>- prefix; the app's INNGEST_SIGNING_KEY must be the same."
+    "  [env: INNGEST_SIGNING_KEY]",
+)
+@click.option(
+    "--event-key",
+    multiple=True,
+    help="Accept events only at POST /e/<this key> (repeatable; the environment variable takes"
+    " a comma-separated list).  [env: INNGEST_EVENT_KEY]",
+)
+@click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_DB,
@@ -136,6 +151,10 @@ def engine_command(config_path: Path | None, db: Path, **flags: Any) -> None:
     runs API (/v1/...) at the origin root, runs every registered function durably from the
     SQLite file --db, and resumes all runs after a restart. Flags, INNGEST_* environment
     variables and inngest.json are read as `inngest dev` reads them.
+
+    With --signing-key (or INNGEST_SIGNING_KEY) it runs signed, as `inngest start` does, and
+    syncs only apps in cloud mode holding the same key; with --event-key (or INNGEST_EVENT_KEY)
+    it takes events only at that key. The console at / stays open.
     """
     try:
         cfg = dev_config.load(flags, config_path)
@@ -144,5 +163,9 @@ def engine_command(config_path: Path | None, db: Path, **flags: Any) -> None:
     engine = build_engine(cfg, db)
     gc.freeze()  # the long-lived objects built so far: left out of later collections
     log.info("engine state in %s; apps: %s", db, ", ".join(cfg.sdk_urls) or "none yet")
+    if cfg.signing_key:
+        log.info("signed: calls to apps are signed, sync and /v1 take the signing key as bearer")
+    if cfg.event_keys:
+        log.info("events are taken only at /e/<event key> (%d key(s))", len(cfg.event_keys))
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_engine(engine, cfg.host, cfg.port))

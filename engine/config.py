@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.bodies import MAX_EVENT_SIZE, MAX_REQUEST_SIZE
+from engine.signing import Signer, SigningKeyError
 from engine.timeutil import parse_duration
 
 CONFIG_NAMES = ("inngest.json", "inngest.yaml", "inngest.yml")
@@ -36,6 +37,8 @@ class DevConfig:
     max_request_size: int = MAX_REQUEST_SIZE
     max_event_size: int = MAX_EVENT_SIZE
     retention: str = "7d"
+    signing_key: str | None = field(default=None, repr=False)
+    event_keys: list[str] = field(default_factory=list, repr=False)
     path: Path | None = None
 
     @property
@@ -96,6 +99,8 @@ def load(
 
     urls = pick("sdk-url", [])
     urls = [urls] if isinstance(urls, str) else list(urls)
+    event_keys = pick("event-key", [])
+    event_keys = [event_keys] if isinstance(event_keys, str) else list(event_keys)
     try:
         config = DevConfig(
             sdk_urls=[url for url in urls if url],
@@ -109,11 +114,18 @@ def load(
             max_request_size=int(pick("max-request-size", defaults.max_request_size)),
             max_event_size=int(pick("max-event-size", defaults.max_event_size)),
             retention=str(pick("retention", defaults.retention)),
+            signing_key=str(pick("signing-key", "") or "") or None,
+            event_keys=[str(key) for key in event_keys if key],
             path=path,
         )
         parse_duration(config.retention)  # a bad duration is a config error now, not later
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path or 'configuration'}: {exc}") from exc
+    if config.signing_key is not None:
+        try:
+            Signer(config.signing_key)
+        except SigningKeyError as exc:
+            raise ConfigError(f"signing-key (--signing-key or INNGEST_SIGNING_KEY): {exc}") from exc
     for key, size in (
         ("max-request-size", config.max_request_size),
         ("max-event-size", config.max_event_size),

@@ -7,6 +7,9 @@ NO_RETRY_HEADER = "x-inngest-no-retry"
 RETRY_AFTER_HEADER = "retry-after"
 SERVER_KIND_HEADER = "x-inngest-server-kind"
 SERVER_KIND_DEV = "dev"
+SERVER_KIND_CLOUD = "cloud"  # what a signed engine says it is, as `inngest start` does
+EXPECTED_SERVER_KIND_HEADER = "x-inngest-expected-server-kind"
+SDK_HANDLED_HEADER = "x-inngest-sdk-handled"  # on the SDK's 401, which lacks x-inngest-sdk
 REQUEST_VERSION = 2
 
 DISCOVERY_STEP = "step"

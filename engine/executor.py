@@ -3,10 +3,14 @@
 Every way a call can go wrong (no connection, a timeout, an answer that is not from an Inngest
 SDK, a body that is not JSON, or JSON with `NaN` or `Infinity` that no API answer could carry)
 becomes a retriable `CallFailed` here, at the boundary, so the run machine deals only with
-outcomes.
+outcomes. In signed mode every call is signed, and an answer the app refused as unauthorized
+(401) or did not sign with the engine's key is refused too: a retriable failure like an answer
+that is not from an SDK, as the Go executor retries a 401, so the run fails once its attempts
+are spent, with the message naming the signing key.
 """
 
 import json
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -17,32 +21,44 @@ from engine.consts import (
     NO_RETRY_HEADER,
     REQUEST_VERSION,
     RETRY_AFTER_HEADER,
+    SDK_HANDLED_HEADER,
     SDK_HEADER,
+    SERVER_KIND_CLOUD,
     SERVER_KIND_DEV,
     SERVER_KIND_HEADER,
 )
 from engine.outcomes import CallFailed, Completed, Outcome, Reported
+from engine.signing import SIGNATURE_HEADER, Signer
 from engine.timeutil import parse_timestamp
+
+log = logging.getLogger("engine")
 
 RETRY_AFTER_MIN_MS = 1000
 RETRY_AFTER_MAX_MS = 24 * 3600 * 1000
 
 
 class Executor:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, signer: Signer | None = None) -> None:
         self.http = http
+        self.signer = signer
 
     async def call(self, url: str, body: dict[str, Any], now: int) -> Outcome:
         headers = {
             "content-type": "application/json",
-            SERVER_KIND_HEADER: SERVER_KIND_DEV,
+            SERVER_KIND_HEADER: SERVER_KIND_DEV if self.signer is None else SERVER_KIND_CLOUD,
             "x-inngest-req-version": str(REQUEST_VERSION),
             "x-run-id": str(body["ctx"]["run_id"]),
         }
+        if self.signer is not None:
+            headers[SIGNATURE_HEADER] = self.signer.sign_request(body)
         try:
             response = await self.http.post(url, content=_encode(body), headers=headers)
         except httpx.HTTPError as exc:
             return CallFailed(_error(f"could not call the SDK at {url}: {exc!r}"), retriable=True)
+        refused = _refusal(self.signer, response.status_code, response.headers, response.content)
+        if refused is not None:
+            log.warning("the answer of %s is refused: %s", url, refused)
+            return CallFailed(_error(refused), retriable=True)
         return parse_response(response.status_code, response.headers, response.content, now)
 
     async def ai_request(self, opts: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +113,39 @@ def parse_response(status: int, headers: httpx.Headers, content: bytes, now: int
         return Reported(ops, retriable)
     error = body if isinstance(body, dict) else _error(f"the SDK answered HTTP {status}")
     return CallFailed(error, retriable, _retry_at(headers.get(RETRY_AFTER_HEADER), now))
+
+
+def _refusal(
+    signer: Signer | None, status: int, headers: httpx.Headers, content: bytes
+) -> str | None:
+    """Why an app's answer is refused before it is read, naming the key to fix; None: read it."""
+    if status == 401 and headers.get(SDK_HANDLED_HEADER):
+        if signer is None:
+            return (
+                "the app refused the call as unauthorized (HTTP 401): it runs in cloud mode and"
+                " checks request signatures; start the engine with the app's signing key"
+                " (--signing-key or INNGEST_SIGNING_KEY)"
+            )
+        return (
+            "the app refused the engine's request signature (HTTP 401): the app's signing key"
+            " (its INNGEST_SIGNING_KEY) is not the engine's signing key"
+        )
+    if signer is None or not headers.get(SDK_HEADER):
+        return None  # unsigned mode, or not from an SDK at all, which parse_response reports
+    # A streamed answer (201) is signed when it starts, before its body exists: over `null`.
+    signed = b"null" if status == 201 else content
+    signature = headers.get(SIGNATURE_HEADER)
+    if signer.verify_answer(signed, signature):
+        return None
+    if not signature:
+        return (
+            f"the app's answer (HTTP {status}) is not signed: a signed engine reads only answers"
+            " signed with its signing key (is the app in cloud mode, with INNGEST_SIGNING_KEY?)"
+        )
+    return (
+        f"the app's answer (HTTP {status}) is not signed with the engine's signing key: the"
+        " app's INNGEST_SIGNING_KEY is not the engine's"
+    )
 
 
 def _retry_at(value: str | None, now: int) -> int | None:

@@ -3,6 +3,7 @@
 `Engine.run()` moves due queue items to workers until stopped; each worker makes one SDK call (or
 fires one timer) and hands the outcome to the run machine, which commits it in one transaction.
 Beside it run the app syncs and the pruning of history older than the retention period.
+Given a signing key, the engine runs signed, as `inngest start` does (engine.signing).
 """
 
 import asyncio
@@ -15,12 +16,19 @@ import httpx
 
 from engine.bodies import MAX_EVENT_SIZE, MAX_REQUEST_SIZE
 from engine.clock import Clock, SystemClock
-from engine.consts import SDK_HEADER, SERVER_KIND_DEV, SERVER_KIND_HEADER, QueueKind
+from engine.consts import (
+    SDK_HEADER,
+    SERVER_KIND_CLOUD,
+    SERVER_KIND_DEV,
+    SERVER_KIND_HEADER,
+    QueueKind,
+)
 from engine.executor import Executor
 from engine.outcomes import CallFailed
 from engine.retention import DEFAULT_RETENTION_MS, Retention, longest_rate_period
 from engine.runs import RunMachine, exponential_backoff, linear_backoff
 from engine.scheduler import Scheduler
+from engine.signing import SIGNATURE_HEADER, Signer
 from engine.store import QueueItem, Store
 
 log = logging.getLogger("engine")
@@ -68,6 +76,8 @@ class Engine:
         max_request_size: int = MAX_REQUEST_SIZE,
         max_event_size: int = MAX_EVENT_SIZE,
         retention_ms: int = DEFAULT_RETENTION_MS,
+        signing_key: str | None = None,
+        event_keys: Sequence[str] = (),
     ) -> None:
         self.clock = clock or SystemClock()
         self.store = Store(db)
@@ -80,6 +90,9 @@ class Engine:
         self.discovery = discovery
         self.max_request_size = max_request_size
         self.max_event_size = max_event_size
+        self.signer = Signer(signing_key) if signing_key else None
+        self.event_keys = [key for key in event_keys if key]
+        self.server_kind = SERVER_KIND_DEV if self.signer is None else SERVER_KIND_CLOUD
         self.retention = Retention(
             self.store,
             self.clock,
@@ -109,7 +122,7 @@ class Engine:
             transport=self._transport,
         ) as http:
             self._http = http
-            executor = Executor(http)
+            executor = Executor(http, self.signer)
             background = [asyncio.create_task(self._sync_loop())]
             if self.retention.keep_ms > 0:  # 0: keep all history
                 background.append(asyncio.create_task(self.retention.run()))
@@ -178,16 +191,21 @@ class Engine:
 
     async def _sync_one(self, url: str) -> dict[str, Any]:
         http = self._http or httpx.AsyncClient(transport=self._transport)
+        payload = {"url": url}
+        headers = {SERVER_KIND_HEADER: self.server_kind}
+        if self.signer is not None:
+            headers[SIGNATURE_HEADER] = self.signer.sign_request(payload)
         try:
-            response = await http.put(
-                url, json={"url": url}, headers={SERVER_KIND_HEADER: SERVER_KIND_DEV}, timeout=30
-            )
+            response = await http.put(url, json=payload, headers=headers, timeout=30)
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             return {"url": url, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
         finally:
             if http is not self._http:
                 await http.aclose()
+        if response.status_code == 401:  # the app checks signatures and refused the engine's
+            error = _UNSIGNED_SYNC if self.signer is None else _WRONG_KEY_SYNC
+            return {"url": url, "ok": False, "error": error, "response": body}
         ok = response.status_code == 200 and not (isinstance(body, dict) and body.get("error"))
         return {"url": url, "ok": ok, "response": body}
 
@@ -205,10 +223,12 @@ class Engine:
     async def _discover(self) -> list[str]:
         assert self._http is not None
         http = self._http
+        # An app in cloud mode answers an unsigned GET 401 without x-inngest-sdk: sign the probe.
+        headers = {SIGNATURE_HEADER: self.signer.sign_bytes(b"")} if self.signer else {}
 
         async def probe(url: str) -> str | None:
             try:
-                response = await http.get(url, timeout=1.0)
+                response = await http.get(url, headers=headers, timeout=1.0)
             except httpx.HTTPError:
                 return None
             return url if response.headers.get(SDK_HEADER) else None
@@ -223,13 +243,32 @@ class Engine:
         self.store.close()
 
 
+_UNSIGNED_SYNC = (
+    "the app refused the sync as unauthorized (HTTP 401): it requires signed syncs; start the"
+    " engine with the app's signing key (--signing-key or INNGEST_SIGNING_KEY)"
+)
+_WRONG_KEY_SYNC = (
+    "the app refused the engine's signature (HTTP 401): the app's signing key (its"
+    " INNGEST_SIGNING_KEY) is not the engine's signing key"
+)
+
+
 def _sync_error(result: dict[str, Any]) -> str:
     """What went wrong with a sync: the connection error, or what the app answered."""
     if result.get("error"):
         return str(result["error"])
     response = result.get("response")
     if isinstance(response, dict):
+        hint = _KEY_HINTS.get(str(response.get("code")), "")
         for key in ("error", "message"):
             if response.get(key):
-                return str(response[key])
+                return str(response[key]) + hint
     return f"the app answered {str(response)[:200]}"
+
+
+# The SDK refuses a sync from the other kind of server: the engine is signed (cloud) exactly when
+# it has a signing key, so the fix is a key on one side or the other.
+_KEY_HINTS = {
+    "server_kind_mismatch": " (a signed engine syncs apps in cloud mode, with INNGEST_SIGNING_KEY"
+    " set to its signing key; an engine without --signing-key syncs apps in dev mode)",
+}

@@ -11,11 +11,11 @@ import inngest
 from functions.file_rows import FileResult, FileRows, IndexChange
 from functions.ingestion import CANCEL_MATCH
 from functions.steps import send_files_done, translating
-from service import jobs
+from service import jobs, metrics
 from service.deps import Services
 from service.events import FILE_DELETE, INGESTION_CANCELLED
 from service.indexing import FileTask
-from service.models import FileStatus, utc_now
+from service.models import FileAction, FileStatus, utc_now
 
 
 def create_file_delete(client: inngest.Inngest, services: Services) -> inngest.Function[Any]:
@@ -39,6 +39,7 @@ def create_file_delete(client: inngest.Inngest, services: Services) -> inngest.F
             )
             done = jobs.FileOutcome(task.path, FileStatus.PROCESSED, started_at=started)
             outcome = await rows.record(FileResult(task, done, IndexChange.FORGET))
+            metrics.file_ended(FileAction.DELETE, outcome["status"], started)
         if outcome["pending"] == 0:
             await send_files_done(client, task.ingestion_id)
         return {"deleted": task.path, **outcome}

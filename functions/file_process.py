@@ -13,6 +13,7 @@ already holds is skipped as unchanged (unless the job re-indexes everything). Wh
 for good, `on_failure` records the failure on its row: one bad file never fails the job.
 """
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ import inngest
 from functions.file_rows import FileResult, FileRows, IndexChange
 from functions.ingestion import CANCEL_MATCH
 from functions.steps import FailedRun, notify_if_done, send_files_done, translating
-from service import jobs
+from service import jobs, metrics
 from service.chunking import ChunkedDocument
 from service.deps import Services
 from service.events import FILE_PROCESS, INGESTION_CANCELLED
@@ -33,11 +34,19 @@ from service.indexing import (
     part_count,
     read_document,
 )
-from service.models import FileStatus, utc_now
+from service.models import FileAction, FileStatus, utc_now
+
+log = logging.getLogger("functions.file_process")
 
 
 def create_file_process(client: inngest.Inngest, services: Services) -> inngest.Function[Any]:
     rows = FileRows(services.db)
+
+    async def record_file(result: FileResult) -> dict[str, Any]:
+        """Record the file's row, and count its outcome (timed when this run did the work)."""
+        outcome = await rows.record(result)
+        metrics.file_ended(FileAction.PROCESS, outcome["status"], result.outcome.started_at)
+        return outcome
 
     async def record_failure(ctx: inngest.Context) -> None:
         failed = FailedRun.model_validate(ctx.event.data)
@@ -47,7 +56,8 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
         )
 
         async def record() -> int:
-            return int((await translating(rows.record(failure)))["pending"])
+            log.warning("file %s failed: %s", task.path, failed.message)
+            return int((await translating(record_file(failure)))["pending"])
 
         pending = await ctx.step.run("record-failure", record)
         await notify_if_done(ctx, task.ingestion_id, pending)
@@ -68,19 +78,19 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
         if state.recorded is not None:
             outcome = state.recorded
         elif not task.force and state.known_sha == task.blob_sha:
-            outcome = await rows.record(_result(task, Skipped("unchanged"), started))
+            outcome = await record_file(_result(task, Skipped("unchanged"), started))
         else:
             source = services.source_for(state.repository)
             document = await translating(
                 read_document(task, source, services.embedder, services.vectors)
             )
             if isinstance(document, Skipped):
-                outcome = await rows.record(_result(task, document, started))
+                outcome = await record_file(_result(task, document, started))
             elif part_count(document) == 1:
                 indexed = await translating(
                     index_part(task, document, services.embedder, services.vectors)
                 )
-                outcome = await rows.record(_result(task, indexed, started))
+                outcome = await record_file(_result(task, indexed, started))
             else:
                 outcome = await index_in_parts(ctx, task, document)
         if outcome["pending"] == 0:
@@ -101,7 +111,7 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
         indexed = Indexed(len(document.chunks))
 
         async def record() -> dict[str, Any]:
-            return await rows.record(_result(task, indexed, datetime.fromisoformat(started)))
+            return await record_file(_result(task, indexed, datetime.fromisoformat(started)))
 
         return await ctx.step.run("record", record)
 

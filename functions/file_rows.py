@@ -86,7 +86,7 @@ def _look_up(session: Session, tasks: list[FileTask]) -> list[FileState]:
         recorded = None
         if row.status is not FileStatus.PENDING:
             if task.ingestion_id not in pending:
-                pending[task.ingestion_id] = jobs.update_counts(session, task.ingestion_id).pending
+                pending[task.ingestion_id] = jobs.count_files(session, task.ingestion_id).pending
             recorded = output(row, pending[task.ingestion_id])
         states.append(
             FileState(
@@ -99,6 +99,10 @@ def _look_up(session: Session, tasks: list[FileTask]) -> list[FileState]:
 
 
 def _record(session: Session, results: list[FileResult]) -> list[dict[str, Any]]:
+    # Each job's lock first, in one order: concurrent batches (app replicas) recording files of
+    # the same jobs then wait for each other instead of deadlocking.
+    for job_id in sorted({result.task.ingestion_id for result in results}):
+        jobs.lock_job(session, job_id)
     for (store_id, repository_id), group in _grouped(
         results, lambda result: (result.task.store_id, result.task.repository_id)
     ).items():

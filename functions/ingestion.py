@@ -13,6 +13,7 @@ its last few files, not a fixed long wait.
 
 import datetime
 import json
+import logging
 import math
 from typing import Any
 
@@ -21,7 +22,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from functions.steps import FailedRun, in_session, translating
-from service import jobs
+from service import jobs, logs, metrics
 from service.config import CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
 from service.deps import Services
 from service.events import (
@@ -53,6 +54,8 @@ NARROW_READS_UP_TO = 1000  # paths; a longer list costs more as a filter than a 
 GIVE_UP_AFTER = datetime.timedelta(days=1)  # then the job is finalized with files still pending
 CANCEL_MATCH = "async.data.ingestion_id == event.data.ingestion_id"
 
+log = logging.getLogger("functions.ingestion")
+
 
 class IngestionEvent(BaseModel):
     """The data of `github/push` and `docs/sync.requested`."""
@@ -74,7 +77,12 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
     async def mark_failed(ctx: inngest.Context) -> None:
         failed = FailedRun.model_validate(ctx.event.data)
         job_id = int(failed.original_data["ingestion_id"])
-        await ctx.step.run("mark-failed", in_session, services, jobs.fail, job_id, failed.message)
+
+        async def mark() -> None:
+            log.warning("job %s failed: %s", job_id, failed.message)
+            metrics.job_ended(await in_session(services, _fail, job_id, failed.message))
+
+        await ctx.step.run("mark-failed", mark)
 
     @client.create_function(
         fn_id="docs-ingestion",
@@ -105,6 +113,7 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
             return await in_session(services, work)
 
         started = await ctx.step.run("mark-running", mark_running)
+        logs.bind(repository=started.get("repository"))
         if started.get("status", IngestionStatus.RUNNING) != IngestionStatus.RUNNING:
             return {"status": started["status"]}  # it ended (was cancelled) before it started
         after = str(started["after"])
@@ -176,6 +185,8 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
                 return jobs.finalize(session, job_id, config_found=found, chunking=config.chunking)
 
             job = await in_session(services, work)
+            metrics.job_ended(job)
+            log.info("job %s ended %s: %d files", job_id, job.status.value, job.files_total)
             return {
                 "status": job.status.value,
                 "files_total": job.files_total,
@@ -188,6 +199,11 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
         return await ctx.step.run("finalize", finalize)
 
     return ingestion
+
+
+def _fail(session: Session, job_id: int, message: str) -> IngestionCommit:
+    jobs.fail(session, job_id, message)
+    return jobs.get_job(session, job_id)
 
 
 def fan_out_batches(events: list[inngest.Event]) -> list[list[inngest.Event]]:

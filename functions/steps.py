@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import inngest
 from pydantic import BaseModel
 
-from service import db
+from service import db, metrics
 from service.deps import Services
 from service.embeddings import EmbeddingError
 from service.events import FILES_DONE
@@ -80,4 +80,4 @@ async def notify_if_done(ctx: inngest.Context, ingestion_id: int, pending: int) 
 
 async def send_files_done(client: inngest.Inngest, ingestion_id: int) -> None:
     """Outside steps: a retried run sends it again, and the event id makes that one event."""
-    await client.send(files_done(ingestion_id))
+    await metrics.send_events(client, [files_done(ingestion_id)])

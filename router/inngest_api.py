@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from service import metrics
 from service.settings import Settings
 
 CLOUD_API_ORIGIN = "https://api.inngest.com"
@@ -135,16 +136,22 @@ class InngestApi:
     async def event_runs(self, event_id: str) -> list[RunInfo]:
         """The runs an event started, oldest first; `[]` until Inngest has scheduled them."""
         what = f"the runs of event {event_id}"
-        body = await self._call("GET", f"/v1/events/{quote(event_id, safe='')}/runs", what)
+        path = f"/v1/events/{quote(event_id, safe='')}/runs"
+        body = await self._call("GET", path, what, "event_runs")
         runs = _parse(_RunsEnvelope, body, what).data or []
         return sorted((_run_info(run) for run in runs), key=_start_order)
 
     async def run(self, run_id: str) -> RunInfo:
-        body = await self._call("GET", f"/v1/runs/{quote(run_id, safe='')}", f"run {run_id}")
+        body = await self._call("GET", f"/v1/runs/{quote(run_id, safe='')}", f"run {run_id}", "run")
         return _run_info(_parse(_RunEnvelope, body, f"run {run_id}").data)
 
     async def cancel_run(self, run_id: str) -> None:
-        await self._call("DELETE", f"/v1/runs/{quote(run_id, safe='')}", f"run {run_id}")
+        path = f"/v1/runs/{quote(run_id, safe='')}"
+        await self._call("DELETE", path, f"run {run_id}", "cancel_run")
+
+    async def ping(self) -> None:
+        """Whether Inngest answers its REST API and takes the signing key: the latest event."""
+        await self._call("GET", "/v1/events?limit=1", "a readiness check", "ping")
 
     def run_url(self, run_id: str) -> str:
         """The run's page in the UI of this Inngest: the Cloud app, else the server's own UI."""
@@ -152,7 +159,11 @@ class InngestApi:
             return f"{CLOUD_APP_URL}/runs/{quote(run_id, safe='')}"
         return f"{self.origin}/run?runID={quote(run_id, safe='')}"
 
-    async def _call(self, method: str, path: str, what: str) -> Any:
+    async def _call(self, method: str, path: str, what: str, operation: str) -> Any:
+        with metrics.inngest_call(operation):
+            return await self._request(method, path, what)
+
+    async def _request(self, method: str, path: str, what: str) -> Any:
         try:
             response = await self._http.request(
                 method, self.origin + path, headers=self._headers, timeout=self._timeout

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pydantic import Field
 from sqlmodel import Session, col, func, select
 
-from router.procedure import Id, ProcedureInput, ProcedureOutput
+from router.procedure import MAX_ID, Id, ProcedureInput, ProcedureOutput
 from service import jobs
 from service.models import (
     ConnectedRepository,
@@ -162,16 +162,17 @@ def _filtered(query: Any, filter: JobFilter, *, with_status: bool = True) -> Any
 
 
 def _text_matches(text: str) -> list[Any]:
-    """A job id, a delivery id, a sha prefix, or (a part of) the path of one of its files."""
+    """A job id, a delivery id, a sha prefix, or (a part of) the path of one of its files, in any
+    case (explicitly: SQLite's LIKE ignores ASCII case, PostgreSQL's does not)."""
     matches: list[Any] = [
         IngestionCommit.delivery_id == text,
         col(IngestionCommit.id).in_(
             select(IngestionFile.ingestion_id).where(
-                col(IngestionFile.path).contains(text, autoescape=True)
+                col(IngestionFile.path).icontains(text, autoescape=True)
             )
         ),
     ]
-    if number := _JOB_ID.fullmatch(text):
+    if (number := _JOB_ID.fullmatch(text)) and int(number.group(1)) <= MAX_ID:
         matches.append(IngestionCommit.id == int(number.group(1)))
     if _SHA_PREFIX.fullmatch(text.lower()):
         prefix = text.lower()

@@ -11,19 +11,19 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import inngest
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from sqlmodel import Session
 
 from router import job_views as views
 from router.errors import ErrorCode, ProcedureError
 from router.job_views import FilePage, Job, JobFilter, Phase, StatusCounts
 from router.live import LiveAnswer, LiveKey
-from router.procedure import Context, Id, ProcedureInput, ProcedureOutput
+from router.procedure import MAX_ID, Context, Id, ProcedureInput, ProcedureOutput
 from router.starting import send_ingestion_event
-from service import jobs
+from service import jobs, logs, metrics
 from service.events import INGESTION_CANCELLED
 from service.models import (
     ConnectedRepository,
@@ -41,13 +41,23 @@ DEFAULT_FILE_LIMIT = 100
 MAX_FILE_LIMIT = 500
 MAX_BULK = 500  # jobs one retryMany / cancelMany acts on
 RETRY_DELIVERY_PREFIX = "retry-"
-_CURSOR = r"^\d{1,19}$"
+_CURSOR = r"^\d{1,10}$"
 # Inngest's run statuses that end a run, and what the table records for them.
 _ENDED_OUTSIDE = {"Failed": IngestionStatus.FAILED, "Cancelled": IngestionStatus.CANCELLED}
 
 
+def _an_id(cursor: str | None) -> str | None:
+    """A cursor is a row id the service gave out; a larger number is refused, not queried."""
+    if cursor is not None and int(cursor) > MAX_ID:
+        raise ValueError(f"a cursor is at most {MAX_ID}")
+    return cursor
+
+
+Cursor = Annotated[str | None, Field(pattern=_CURSOR), AfterValidator(_an_id)]
+
+
 class ListInput(JobFilter):
-    cursor: str | None = Field(None, pattern=_CURSOR)
+    cursor: Cursor = None
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
@@ -66,7 +76,7 @@ class JobList(ProcedureOutput):
 class GetInput(ProcedureInput):
     id: Id
     file_status: list[FileStatus] | None = Field(None, max_length=len(FileStatus))
-    file_cursor: str | None = Field(None, pattern=_CURSOR)
+    file_cursor: Cursor = None
     file_limit: int = Field(DEFAULT_FILE_LIMIT, ge=1, le=MAX_FILE_LIMIT)
 
 
@@ -235,7 +245,9 @@ async def _retry_one(context: Context, job_id: int, only_failed: bool) -> int:
     org = context.caller.organization_id
 
     def record(session: Session) -> IngestionCommit:
-        job, repository = _found(views.find(session, org, job_id), job_id, context)
+        _, repository = _found(views.find(session, org, job_id), job_id, context)
+        # Locked, so that of two retries of the job at once the second sees the first's job.
+        job = jobs.lock_job(session, job_id)
         _check_retriable(session, job, repository, only_failed)
         return jobs.record_job(
             session,
@@ -284,10 +296,12 @@ def _check_retriable(
 
 async def _cancel_one(context: Context, job_id: int) -> None:
     """End the job `cancelled` in the table now, and tell Inngest to stop its runs."""
+    logs.bind(job_id=job_id)
     org = context.caller.organization_id
 
     def end(session: Session) -> None:
-        job, _ = _found(views.find(session, org, job_id), job_id, context)
+        _found(views.find(session, org, job_id), job_id, context)
+        job = jobs.lock_job(session, job_id)  # a job that ends meanwhile is not cancelled over
         if job.status not in jobs.UNFINISHED:
             raise ProcedureError(
                 ErrorCode.PRECONDITION_FAILED, f"job #{job_id} already ended {job.status.value}"
@@ -299,7 +313,7 @@ async def _cancel_one(context: Context, job_id: int) -> None:
         name=INGESTION_CANCELLED, id=f"{job_id}:cancelled", data={"ingestion_id": job_id}
     )
     try:
-        await context.services.inngest.send(event)
+        await metrics.send_events(context.services.inngest, [event])
     except Exception as exc:  # the SDK raises several types; every one means "not sent"
         # The row has ended, and the file runs still to start skip a cancelled job's files.
         log.warning("job %s: cancelled, but Inngest could not be told: %s", job_id, exc)
@@ -330,8 +344,11 @@ async def _live(
 
     def write_back(session: Session) -> dict[int, IngestionCommit]:
         updated = {}
+        # Every lock first, in id order: ending a job also updates its organization's row, so a
+        # lock taken after that could wait on a finalize that waits on the organization's row.
+        locked = {job_id: jobs.lock_job(session, job_id) for job_id in sorted(ended)}
         for job_id, (status, run) in ended.items():
-            if jobs.get_job(session, job_id).status not in jobs.UNFINISHED:
+            if locked[job_id].status not in jobs.UNFINISHED:
                 continue  # it ended in the table meanwhile, which knows why
             if status is IngestionStatus.CANCELLED:
                 jobs.cancel(session, job_id)

@@ -24,7 +24,9 @@ if TYPE_CHECKING:  # job_views declares its inputs with this module
 T = TypeVar("T")
 
 
-MAX_ID = 2**63 - 1  # row ids are 64-bit; a larger number is a 400, not a database error
+# Row ids are INTEGER columns: 32-bit on PostgreSQL (SQLite's are wider). A larger number is a
+# 400, not a database error.
+MAX_ID = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 

@@ -85,7 +85,8 @@ class ConnectGitHub(ProcedureInput):
     provider: Literal[Provider.GITHUB]
     full_name: str = Field(min_length=3, max_length=MAX_NAME)
     branch: str | None = Field(None, min_length=1, max_length=MAX_NAME)
-    installation_id: Id | None = None
+    # GitHub's id, stored as BIGINT: not limited to the row ids' 32 bits.
+    installation_id: int | None = Field(None, ge=1, le=2**63 - 1)
 
 
 class ConnectInput(

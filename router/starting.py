@@ -11,7 +11,7 @@ import inngest
 
 from router.errors import ErrorCode, ProcedureError
 from router.procedure import Context
-from service import jobs
+from service import jobs, logs, metrics
 from service.events import SYNC_REQUESTED
 from service.models import IngestionCommit
 
@@ -22,6 +22,7 @@ async def send_ingestion_event(
     context: Context, job: IngestionCommit, extra: dict[str, Any]
 ) -> None:
     assert job.id is not None
+    logs.bind(job_id=job.id, delivery_id=job.delivery_id)
     data: dict[str, Any] = {
         "ingestion_id": job.id,
         "repository_id": job.repository_id,
@@ -29,7 +30,7 @@ async def send_ingestion_event(
     }
     event = inngest.Event(name=SYNC_REQUESTED, id=job.delivery_id, data={**data, **extra})
     try:
-        ids = await context.services.inngest.send(event)
+        ids = await metrics.send_events(context.services.inngest, [event])
     except Exception as exc:  # the SDK raises several types; every one means "not sent"
         log.warning("job %s: could not send %s: %s", job.id, SYNC_REQUESTED, exc)
         message = f"could not start job #{job.id}: Inngest did not take the event ({exc})"

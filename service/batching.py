@@ -9,6 +9,7 @@ runs at once, with no timer to wait out, and under load the batches grow with th
 import asyncio
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import Context
 from typing import Generic, TypeVar
 
 In = TypeVar("In")
@@ -44,7 +45,9 @@ class Batcher(Generic[In, Out]):
         future: asyncio.Future[Out] = loop.create_future()
         queue.calls.append((item, future))
         if queue.draining is None:
-            queue.draining = asyncio.create_task(self._drain(queue))
+            # A context of its own: the batch is every caller's work, and its log lines must
+            # not carry the first caller's ids.
+            queue.draining = asyncio.create_task(self._drain(queue), context=Context())
         return await future
 
     async def _drain(self, queue: _Queue[In, Out]) -> None:

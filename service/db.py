@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session
 
 from service.batching import Batcher
@@ -66,6 +68,15 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
+
+
+def insert_skipping_existing(session: Session, model: Any, *unique: str) -> Insert:
+    """`INSERT ... ON CONFLICT (unique) DO NOTHING`: a row whose key exists is skipped, not an
+    error, also when another transaction inserts it at the same moment (PostgreSQL waits for
+    that one to commit); with RETURNING, the rows returned are the ones this statement added."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing(index_elements=list(unique))
+    return sqlite.insert(model).on_conflict_do_nothing(index_elements=list(unique))
 
 
 def alembic_config(engine: Engine) -> Config:

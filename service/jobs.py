@@ -3,6 +3,11 @@
 Every function here takes a session and leaves committing to the caller's `session_scope`, so one
 durable step, or one batch of the file runs in flight, is one transaction. Counters are always
 recounted from `ingestion_file` rows, so a retried run never counts a file twice.
+
+Transactions that change a job run at once: file runs of several app processes, a cancel, the
+orchestrator. Under PostgreSQL's READ COMMITTED each would decide from what it read before the
+others committed (two last files that each still see the other pending, a finalize that
+overwrites a cancel), so every change to a job first locks its row (`lock_job`) and reads after.
 """
 
 import re
@@ -54,6 +59,27 @@ def get_job(session: Session, ingestion_id: int) -> IngestionCommit:
     return job
 
 
+def lock_job(session: Session, ingestion_id: int) -> IngestionCommit:
+    """The job's row, read again and locked until the transaction ends: a transaction that
+    changes the job waits here for any other doing so, then sees what that one committed.
+
+    PostgreSQL locks the row (FOR UPDATE). SQLite has no row locks, and its driver starts the
+    transaction only at the first write, so a write that changes nothing takes its one writer's
+    lock before the read instead.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            sa.update(IngestionCommit)
+            .where(col(IngestionCommit.id) == ingestion_id)
+            .values(status=col(IngestionCommit.status))
+            .execution_options(synchronize_session=False)
+        )
+    job = session.get(IngestionCommit, ingestion_id, with_for_update=True, populate_existing=True)
+    if job is None:
+        raise JobNotFound(f"ingestion {ingestion_id} does not exist")
+    return job
+
+
 def get_repository(session: Session, repository_id: int) -> ConnectedRepository:
     repository = session.get(ConnectedRepository, repository_id)
     if repository is None:
@@ -77,7 +103,7 @@ def start(session: Session, ingestion_id: int, run_id: str) -> IngestionCommit:
 
     A job that ended before its run started (cancelled while queued) stays as it ended.
     """
-    job = get_job(session, ingestion_id)
+    job = lock_job(session, ingestion_id)
     if job.status in FINISHED:
         return job
     job.status = IngestionStatus.RUNNING
@@ -175,6 +201,7 @@ def indexed_shas(
 
 def record_plan(session: Session, ingestion_id: int, planned: Sequence[PlannedFile]) -> None:
     """One row per planned path; a retried step finds its rows and adds none."""
+    job = lock_job(session, ingestion_id)
     existing = set(
         session.exec(
             select(IngestionFile.path).where(IngestionFile.ingestion_id == ingestion_id)
@@ -196,7 +223,6 @@ def record_plan(session: Session, ingestion_id: int, planned: Sequence[PlannedFi
                 finished_at=now if skipped else None,
             )
         )
-    job = get_job(session, ingestion_id)
     job.planned_at = job.planned_at or now
     session.add(job)
     session.flush()
@@ -226,7 +252,9 @@ def file_rows(
 
 def finish_files(session: Session, ingestion_id: int, outcomes: Sequence[FileOutcome]) -> list[int]:
     """Record the outcomes of some of the job's files, in order; for each, the job's files still
-    pending right after it. So of files recorded together, only the last of the job can see 0."""
+    pending right after it. So of files recorded together, only the last of the job can see 0,
+    and of files recorded in concurrent transactions, only the last to take the job's lock."""
+    lock_job(session, ingestion_id)
     rows = file_rows(session, ingestion_id, [outcome.path for outcome in outcomes])
     now = utc_now()
     ended = []
@@ -250,7 +278,8 @@ def finish_files(session: Session, ingestion_id: int, outcomes: Sequence[FileOut
     return left[::-1]
 
 
-def update_counts(session: Session, ingestion_id: int) -> JobCounts:
+def count_files(session: Session, ingestion_id: int) -> JobCounts:
+    """The job's files by status, from its rows."""
     by_status = dict(
         session.exec(
             select(IngestionFile.status, func.count())
@@ -258,14 +287,20 @@ def update_counts(session: Session, ingestion_id: int) -> JobCounts:
             .group_by(col(IngestionFile.status))
         ).all()
     )
-    counts = JobCounts(
+    return JobCounts(
         total=sum(by_status.values()),
         processed=by_status.get(FileStatus.PROCESSED, 0),
         failed=by_status.get(FileStatus.FAILED, 0),
         skipped=by_status.get(FileStatus.SKIPPED, 0),
         pending=by_status.get(FileStatus.PENDING, 0),
     )
-    job = get_job(session, ingestion_id)
+
+
+def update_counts(session: Session, ingestion_id: int) -> JobCounts:
+    """Recount the job's files into its counters; under the job's lock, so that the count
+    includes every change committed before and no concurrent count overwrites a newer one."""
+    job = lock_job(session, ingestion_id)
+    counts = count_files(session, ingestion_id)
     job.files_total = counts.total
     job.files_processed = counts.processed
     job.files_failed = counts.failed
@@ -282,7 +317,7 @@ def finalize(
 
     Files still pending (their runs never reported back in time) are recorded as failed.
     """
-    job = get_job(session, ingestion_id)
+    job = lock_job(session, ingestion_id)
     if job.status in (IngestionStatus.CANCELLED, IngestionStatus.FAILED):
         return job
     session.execute(
@@ -364,7 +399,7 @@ def failure_summary(session: Session, ingestion_id: int, limit: int = 5) -> str:
 
 
 def fail(session: Session, ingestion_id: int, message: str) -> None:
-    job = get_job(session, ingestion_id)
+    job = lock_job(session, ingestion_id)
     if job.status is IngestionStatus.CANCELLED:
         return
     update_counts(session, ingestion_id)
@@ -380,7 +415,7 @@ def fail(session: Session, ingestion_id: int, message: str) -> None:
 
 def cancel(session: Session, ingestion_id: int) -> None:
     """End the job as cancelled; files still pending are marked skipped."""
-    job = get_job(session, ingestion_id)
+    job = lock_job(session, ingestion_id)
     if job.status in (IngestionStatus.PROCESSED, IngestionStatus.SKIPPED, IngestionStatus.FAILED):
         return
     session.execute(

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         "127.0.0.1", alias="DOCS_INGEST_HOST", description="Interface the service listens on."
     )
     port: int = Field(8000, alias="DOCS_INGEST_PORT", description="Port of the service.")
+    engine: Literal["auto", "embedded", "external"] = Field(
+        "auto",
+        alias="DOCS_INGEST_ENGINE",
+        description="`embedded`: `serve` runs the embedded engine, signed when INNGEST_SIGNING_KEY "
+        "is set; `external`: the Inngest the INNGEST_* variables name; `auto`: embedded unless "
+        "INNGEST_DEV, INNGEST_BASE_URL, INNGEST_API_BASE_URL or INNGEST_SIGNING_KEY is set.",
+    )
     engine_port: int = Field(
         8288,
         alias="DOCS_INGEST_ENGINE_PORT",
@@ -47,11 +54,16 @@ class Settings(BaseSettings):
     log_level: str = Field(
         "INFO", alias="DOCS_INGEST_LOG_LEVEL", description="Python logging level."
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        alias="LOG_FORMAT",
+        description="`text` for people, or `json`: one JSON object a line, with the job, run, "
+        "repository and delivery ids.",
+    )
     inngest_dev: str | None = Field(
         None,
         alias="INNGEST_DEV",
-        description="Use an external Inngest dev server: `1` or its "
-        "URL. Unset (with the two below) = embedded engine.",
+        description="Use an external Inngest dev server: `1` or its URL (`0`: Inngest Cloud).",
     )
     inngest_base_url: str | None = Field(
         None, alias="INNGEST_BASE_URL", description="Origin of a self-hosted Inngest server."
@@ -64,11 +76,15 @@ class Settings(BaseSettings):
     inngest_signing_key: str | None = Field(
         None,
         alias="INNGEST_SIGNING_KEY",
-        description="Signing key of Inngest Cloud or a "
-        "self-hosted server; selects production mode.",
+        description="Signing key of Inngest Cloud, a self-hosted server or the embedded engine "
+        "(hex): selects production mode, in which the SDK checks request signatures and signs "
+        "its answers.",
     )
     inngest_event_key: str | None = Field(
-        None, alias="INNGEST_EVENT_KEY", description="Event key for sending events to Inngest."
+        None,
+        alias="INNGEST_EVENT_KEY",
+        description="Event key for sending events to Inngest; the embedded engine, given one, "
+        "takes events only at it.",
     )
 
     database_url: str | None = Field(
@@ -171,8 +187,22 @@ class Settings(BaseSettings):
 
     @property
     def embedded_engine(self) -> bool:
-        """True when no external Inngest is configured, so `serve` runs `engine/` itself."""
-        return not (self.inngest_dev or self.inngest_base_url or self.inngest_signing_key)
+        """True when `serve` runs `engine/` itself: DOCS_INGEST_ENGINE=embedded, or, left at
+        `auto`, when no INNGEST_* variable names an external Inngest (INNGEST_DEV of any value,
+        either base URL, or a signing key alone: Inngest Cloud, as the SDK reads it)."""
+        if self.engine != "auto":
+            return self.engine == "embedded"
+        return not (
+            self.inngest_dev
+            or self.inngest_base_url
+            or self.inngest_api_base_url
+            or self.inngest_signing_key
+        )
+
+    @property
+    def engine_signed(self) -> bool:
+        """True when `serve` runs the embedded engine signed, with INNGEST_SIGNING_KEY."""
+        return self.embedded_engine and bool(self.inngest_signing_key)
 
     @property
     def engine_url(self) -> str:

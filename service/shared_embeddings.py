@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from service import metrics
 from service.embeddings import EmbeddingError, check_input_tokens
 from service.pacing import Pacing
 
@@ -170,7 +171,8 @@ class SharedEmbedder:
             if self.pacing is not None:
                 await asyncio.sleep(self.pacing.wait_tokens(sum(item.tokens for item in batch)))
                 await asyncio.sleep(self.pacing.pause_left())  # a 429 meanwhile
-            vectors = await self.inner.embed_request([item.text for item in batch])
+            with metrics.embedding_request(self.model, sum(item.tokens for item in batch)):
+                vectors = await self.inner.embed_request([item.text for item in batch])
             headers = self.inner.last_headers  # read at once: no other answer came in between
         except Exception as exc:
             refused = isinstance(exc, EmbeddingError) and not exc.retriable

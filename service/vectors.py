@@ -24,6 +24,7 @@ Errors: whatever a backend raises is translated here, once, into this tree:
 
 import asyncio
 import json
+import os
 import re
 import threading
 import uuid
@@ -153,6 +154,9 @@ class VectorStore(Protocol):
         self, collection: str, *, repository: str | None = None, path: str | None = None
     ) -> int:
         """How many points the collection holds, optionally of one repository and/or path."""
+
+    async def ready(self) -> None:
+        """Return when the backend can serve, else raise VectorStoreError saying why."""
 
     async def close(self) -> None:
         """Make every write durable and release the backend."""
@@ -303,6 +307,9 @@ class EdgeVectorStore:
         )
         return await self._run(collection, lambda opened: opened.shard.count(request))
 
+    async def ready(self) -> None:
+        await asyncio.to_thread(self._check_root)
+
     async def close(self) -> None:
         await asyncio.to_thread(self._close_all)
 
@@ -375,6 +382,14 @@ class EdgeVectorStore:
             raise VectorStoreError(
                 f"cannot open Qdrant Edge shard {str(directory)!r}: {exc}"
             ) from exc
+
+    def _check_root(self) -> None:
+        """The shards' folder, or the folder it will be made in, can be written."""
+        folder = self._root
+        while not folder.exists() and folder.parent != folder:
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise VectorStoreError(f"Qdrant Edge cannot write to {str(folder)!r}")
 
     def _flush_if_due(self, opened: _OpenShard, written: int) -> None:
         with self._lock:

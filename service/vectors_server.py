@@ -117,6 +117,10 @@ class QdrantServerVectorStore:
             )
         return result.count
 
+    async def ready(self) -> None:
+        async with _translated("*"):
+            await self._client.get_collections()
+
     async def close(self) -> None:
         async with _translated("*"):
             await self._client.close()

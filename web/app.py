@@ -1,4 +1,5 @@
-"""The FastAPI app factory: the Inngest SDK endpoint, the GitHub webhook, the router and health."""
+"""The FastAPI app factory: the Inngest SDK endpoint, the GitHub webhook, the router, the UI, and
+health, readiness and metrics."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from router.inngest_api import create_inngest_api
 from router.live import LiveStatus
 from service.deps import Services
 from service.settings import Settings
+from web.operations import create_operations_router
 from web.ui import create_ui_router
 from web.webhooks import PushIntake
 from web.webhooks import router as webhook_router
@@ -21,7 +23,8 @@ INNGEST_PATH = "/api/inngest"
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     services = services or Services.create(settings)
-    live = LiveStatus(create_inngest_api(settings, services.http))
+    inngest_api = create_inngest_api(settings, services.http)
+    live = LiveStatus(inngest_api)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,6 +40,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(webhook_router)
     app.include_router(create_router(live))
     app.include_router(create_ui_router())
+    app.include_router(create_operations_router(services, inngest_api))
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, NamedTuple
 
 import inngest
@@ -18,14 +19,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Engine, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from router.names import WEBHOOK_PATH
-from service import jobs
+from service import jobs, logs, metrics
 from service.batching import Batcher
-from service.db import batched_in_session
+from service.db import batched_in_session, insert_skipping_existing
 from service.events import GITHUB_PUSH
 from service.models import (
     ConnectedRepository,
@@ -116,6 +116,7 @@ async def github_webhook(request: Request) -> JSONResponse:
         return _answer(413, error=f"payload over {MAX_BODY_BYTES // (1024 * 1024)} MB")
     event = request.headers[EVENT_HEADER]
     delivery = request.headers[DELIVERY_HEADER]
+    logs.bind(delivery_id=delivery)
     try:
         payload_model = PushPayload if event == "push" else PingPayload
         payload = payload_model.model_validate_json(body)
@@ -128,6 +129,7 @@ async def github_webhook(request: Request) -> JSONResponse:
     repository = await intake.find_repository(str(payload.repository.id))
     if repository is None:
         return _answer(404, error=f"repository {payload.repository.full_name} is not connected")
+    logs.bind(repository=repository.full_name)
     expected = signature_of(repository.webhook_secret, body).encode()
     # As bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
     given = request.headers[SIGNATURE_HEADER].encode("latin-1")
@@ -160,20 +162,17 @@ class RecordedJob(NamedTuple):
 
 
 def _record_jobs(session: Session, deliveries: list[Delivery]) -> list[RecordedJob]:
-    """Each delivery's job, inserted if new; a racing insert of a delivery fails the batch.
+    """Each delivery's job, inserted if new.
 
     A job's event is sent by one copy of its delivery only: the one that inserts the row, or
     that claims a row whose event was never recorded (its sender failed, or died and its claim
     has expired). So the event id the row keeps is that of the event that started the job.
+    Copies arriving at once at several app processes race to insert the row: the insert skips
+    a row another transaction committed, and this copy then finds that row as a redelivery would.
     """
     now = utc_now()
     wanted = {delivery_id for _, _, delivery_id in deliveries}
-    query = select(IngestionCommit).where(col(IngestionCommit.delivery_id).in_(wanted))
-    jobs = {
-        job.delivery_id: RecordedJob(job.id, job.status, not _claim(session, job, now))
-        for job in session.exec(query)
-        if job.id is not None
-    }
+    jobs = _claim_existing(session, wanted, now)
     new_rows = {
         delivery_id: {
             "organization_id": repository.organization_id,
@@ -189,18 +188,33 @@ def _record_jobs(session: Session, deliveries: list[Delivery]) -> list[RecordedJ
         for repository, push, delivery_id in deliveries
         if delivery_id not in jobs
     }
-    if new_rows:  # one multi-row INSERT ... RETURNING
-        insert_rows = insert(IngestionCommit).returning(
+    if new_rows:  # one multi-row INSERT ... RETURNING, in key order (no deadlock between two)
+        insert_rows = insert_skipping_existing(session, IngestionCommit, "delivery_id").returning(
             col(IngestionCommit.delivery_id), col(IngestionCommit.id), col(IngestionCommit.status)
         )
-        for row in session.execute(insert_rows, list(new_rows.values())):
+        for row in session.execute(insert_rows, [new_rows[key] for key in sorted(new_rows)]):
             jobs[row.delivery_id] = RecordedJob(row.id, row.status, sent=False)
+        jobs |= _claim_existing(session, set(new_rows) - set(jobs), now)
     recorded = []
     for _, _, delivery_id in deliveries:
         recorded.append(jobs[delivery_id])
         # A second copy of the delivery in this batch must not send the event again.
         jobs[delivery_id] = jobs[delivery_id]._replace(sent=True)
     return recorded
+
+
+def _claim_existing(
+    session: Session, delivery_ids: set[str], now: datetime
+) -> dict[str, RecordedJob]:
+    """The jobs already recorded for these deliveries, each claimed for sending if it can be."""
+    if not delivery_ids:
+        return {}
+    query = select(IngestionCommit).where(col(IngestionCommit.delivery_id).in_(delivery_ids))
+    return {
+        job.delivery_id: RecordedJob(job.id, job.status, not _claim(session, job, now))
+        for job in session.exec(query.order_by(col(IngestionCommit.id)))
+        if job.id is not None
+    }
 
 
 def _claim(session: Session, job: IngestionCommit, now: datetime) -> bool:
@@ -247,7 +261,7 @@ class PushIntake:
         self.record_job = batched_in_session(db, _record_jobs)
         self.record_event = batched_in_session(db, _record_events)
         self.release_claim = batched_in_session(db, _release_claims)
-        self.send: Batcher[inngest.Event, str] = Batcher(client.send)
+        self.send: Batcher[inngest.Event, str] = Batcher(partial(metrics.send_events, client))
 
 
 async def _accept_push(
@@ -258,10 +272,8 @@ async def _accept_push(
         return _answer(202, ignored=f"{push.ref} was deleted")
     if push.ref != branch_ref:
         return _answer(202, ignored=f"push to {push.ref}, not the ingested branch {branch_ref}")
-    try:
-        job = await intake.record_job((repository, push, delivery))
-    except IntegrityError:  # the same delivery, arriving at the same moment, won the insert
-        return _answer(409, error=f"delivery {delivery} is being recorded; retry")
+    job = await intake.record_job((repository, push, delivery))
+    logs.bind(job_id=job.id)
     if job.sent:
         return _answer(200, job_id=job.id, status=job.status, duplicate=True)
     truncated = push.size is not None and push.size > len(push.commits)
@@ -280,6 +292,8 @@ async def _accept_push(
     except Exception as exc:  # the SDK raises several types; every one means "not sent"
         log.warning("job %s: could not send %s: %s", job.id, GITHUB_PUSH, exc)
         await intake.release_claim(job.id)
-        return _answer(503, error="could not start the job; GitHub will redeliver", job_id=job.id)
+        reason = f"Inngest did not take the event ({exc})"  # its words (a wrong key is named)
+        error = f"could not start the job: {reason}; GitHub will redeliver"
+        return _answer(503, error=error, job_id=job.id)
     await intake.record_event((job.id, event_id))
     return _answer(202, job_id=job.id, status=job.status)

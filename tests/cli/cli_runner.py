@@ -19,21 +19,21 @@ COMMAND = str(Path(sys.executable).parent / "docs-ingest")
 
 
 def system_env(system: System) -> dict[str, str]:
-    """The environment of a user whose CLI talks to `system`."""
-    return {
-        "DOCS_INGEST_URL": system.app_url,
-        "DOCS_INGEST_DATA_DIR": str(system.services.settings.data_dir),
-    }
+    """The environment of a user whose CLI talks to `system`, and finds its database."""
+    settings = system.services.settings
+    env = {"DOCS_INGEST_URL": system.app_url, "DOCS_INGEST_DATA_DIR": str(settings.data_dir)}
+    return env | ({"DATABASE_URL": settings.database_url} if settings.database_url else {})
 
 
 def run(args: list[str], env: dict[str, str]) -> Result:
-    """`docs-ingest ARGS` in this process; DOCS_INGEST_TOKEN is unset unless `env` sets it."""
+    """`docs-ingest ARGS` in this process; DOCS_INGEST_TOKEN and DATABASE_URL are unset unless
+    `env` sets them."""
     get_settings.cache_clear()
     try:
         return CliRunner().invoke(
             main,
             args,
-            env={"DOCS_INGEST_TOKEN": None, **env},
+            env={"DOCS_INGEST_TOKEN": None, "DATABASE_URL": None, **env},
             catch_exceptions=False,
             prog_name="docs-ingest",
         )
@@ -45,7 +45,8 @@ def run_process(
     args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """`docs-ingest ARGS` as its own process, started in `cwd`."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DOCS_INGEST_", "INNGEST_"))}
+    foreign = ("DOCS_INGEST_", "INNGEST_", "DATABASE_URL")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(foreign)}
     return subprocess.run(
         [COMMAND, *args],
         env={**clean, **env},

@@ -17,9 +17,9 @@ ANIMALS = "# Animals\n\nThe handbook also covers llamas, alpacas and their wool.
 
 
 def test_push_follows_the_job_to_its_end_and_the_pushed_text_is_searchable(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    with running_system(tmp_path) as system:
+    with running_system(tmp_path, database_url) as system:
         env = system_env(system)
         system.repo.write({"guide/deploy.md": DEPLOY, "animals.md": ANIMALS})
         head = system.repo.commit("docs")
@@ -48,8 +48,10 @@ def test_push_follows_the_job_to_its_end_and_the_pushed_text_is_searchable(
         assert again.output == f"nothing to push: docs is indexed at {head[:7]}, the head of main\n"
 
 
-def test_push_inside_a_repository_pushes_it_and_then_only_new_commits(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_push_inside_a_repository_pushes_it_and_then_only_new_commits(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_system(tmp_path, database_url) as system:
         env = system_env(system)
         system.repo.write({"guide/deploy.md": DEPLOY, "animals.md": ANIMALS})
         first = system.repo.commit("docs")
@@ -77,14 +79,18 @@ def test_push_inside_a_repository_pushes_it_and_then_only_new_commits(tmp_path: 
         assert system.files(answer["jobId"]).keys() == {"animals.md"}
 
 
-def test_push_says_so_when_the_service_is_not_running(tmp_path: Path) -> None:
+def test_push_says_so_when_the_service_is_not_running(tmp_path: Path, database_url: str) -> None:
     repo = GitRepo(tmp_path / "docs")
     repo.write({"index.md": "# Docs\n"})
     repo.commit("first")
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    env = {"DOCS_INGEST_DATA_DIR": str(tmp_path / "data"), "DOCS_INGEST_URL": url}
+    env = {
+        "DOCS_INGEST_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": database_url,
+        "DOCS_INGEST_URL": url,
+    }
     assert run(["repo", "add", str(repo.path)], env).exit_code == 0
 
     pushed = run(["push", str(repo.path)], env)
@@ -96,9 +102,9 @@ def test_push_says_so_when_the_service_is_not_running(tmp_path: Path) -> None:
 
 
 def test_push_of_a_repository_that_is_not_connected_says_how_to_connect_it(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    env = {"DOCS_INGEST_DATA_DIR": str(tmp_path / "data")}
+    env = {"DOCS_INGEST_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url}
     connected, other = GitRepo(tmp_path / "docs"), GitRepo(tmp_path / "other")
     for repo in (connected, other):
         repo.write({"index.md": "# Docs\n"})

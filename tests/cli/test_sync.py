@@ -16,12 +16,12 @@ PAGES = {f"docs/page-{n}.md": f"# Page {n}\n\nThis page explains topic {n}.\n" f
 
 
 def test_sync_reindexes_every_file_of_the_repository(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A folder of the current directory that shares the repository's name does not hide it.
     (tmp_path / "cwd" / "docs").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "cwd")
-    with running_system(tmp_path) as system:
+    with running_system(tmp_path, database_url) as system:
         env = system_env(system)
         system.repo.write(PAGES)
         head = system.repo.commit("docs")
@@ -57,8 +57,10 @@ def test_sync_reindexes_every_file_of_the_repository(
         assert system.finished(started["jobId"]).files_processed == len(PAGES)
 
 
-def test_sync_of_an_unknown_repository_is_one_clear_error(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_sync_of_an_unknown_repository_is_one_clear_error(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_system(tmp_path, database_url) as system:
         by_name = run(["sync", "nosuch"], system_env(system))
         by_id = run(["sync", "99"], system_env(system))
 

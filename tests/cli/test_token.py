@@ -22,8 +22,10 @@ def _repositories(system_url: str, token: str) -> httpx.Response:
     )
 
 
-def test_a_created_token_authenticates_for_its_organization_only(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_a_created_token_authenticates_for_its_organization_only(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_system(tmp_path, database_url) as system:
         env = system_env(system)
 
         created = run(["token", "create", "--org", "default", "--name", "ci"], env)
@@ -54,8 +56,8 @@ def test_a_created_token_authenticates_for_its_organization_only(tmp_path: Path)
     assert in_cli.output.endswith("[token from DOCS_INGEST_TOKEN]\n")
 
 
-def test_without_a_token_the_cli_keeps_one_of_its_own(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_without_a_token_the_cli_keeps_one_of_its_own(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
         env = system_env(system)
 
         first = run(["search", "anything"], env)

@@ -18,6 +18,7 @@ import httpx
 from sqlmodel import Session, select
 
 from cli.pushes import head_of, push_payload
+from engine.signing import hash_signing_key
 from service.db import migrate, session_scope
 from service.deps import Services
 from service.events import GITHUB_PUSH
@@ -44,6 +45,8 @@ TERMINAL = {
 }
 BRANCH = "main"
 TERMINAL_RUN = {"Completed", "Failed", "Cancelled"}
+SIGNING_KEY = "signkey-test-" + "7c3e" * 16  # signed mode's keys (running_system(signed=True))
+EVENT_KEY = "e2e-event-key"
 
 
 class _Since(Enum):
@@ -276,11 +279,26 @@ class System:
 
 
 @contextmanager
-def running_system(tmp_path: Path, **settings: Any) -> Iterator[System]:
-    engine = EngineThread(tmp_path / "engine.db", None, retry_interval=1)
+def running_system(
+    tmp_path: Path, database_url: str | None = None, *, signed: bool = False, **settings: Any
+) -> Iterator[System]:
+    """The system on `database_url` (the `database_url` fixture's; None: the default SQLite
+    file in the data folder). The engine keeps its own SQLite file, as it does in `serve`.
+    `signed`: engine and app in signed mode, with SIGNING_KEY and EVENT_KEY, as `serve` runs
+    them with DOCS_INGEST_ENGINE=embedded and both keys."""
+    keys: dict[str, Any] = {"signing_key": SIGNING_KEY, "event_keys": [EVENT_KEY]} if signed else {}
+    engine = EngineThread(tmp_path / "engine.db", None, retry_interval=1, **keys)
+    if signed:  # the caller's settings win, so a test can give the app a wrong key
+        settings = {
+            "DOCS_INGEST_ENGINE": "embedded",
+            "INNGEST_SIGNING_KEY": SIGNING_KEY,
+            "INNGEST_EVENT_KEY": EVENT_KEY,
+            **settings,
+        }
     config = Settings(
         DOCS_INGEST_DATA_DIR=str(tmp_path / "data"),
         DOCS_INGEST_ENGINE_PORT=engine.port,
+        DATABASE_URL=database_url,
         **settings,
     )
     migrate(config.sqlalchemy_url)
@@ -291,6 +309,8 @@ def running_system(tmp_path: Path, **settings: Any) -> Iterator[System]:
         system = System(
             services, app.url.removesuffix("/api/inngest"), engine.url, GitRepo(tmp_path / "docs")
         )
+        if signed:
+            system.engine.headers["authorization"] = f"Bearer {hash_signing_key(SIGNING_KEY)}"
         with system.http, system.engine:
             yield system
     finally:

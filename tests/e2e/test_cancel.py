@@ -10,9 +10,11 @@ from tests.engine.harness import eventually
 FILES = 30
 
 
-def test_a_cancelled_job_ends_cancelled_and_its_file_runs_stop(tmp_path: Path) -> None:
+def test_a_cancelled_job_ends_cancelled_and_its_file_runs_stop(
+    tmp_path: Path, database_url: str
+) -> None:
     # One file at a time, several chunks each: the job is still running when it is cancelled.
-    with running_system(tmp_path, DOCS_INGEST_FILE_CONCURRENCY=1) as system:
+    with running_system(tmp_path, database_url, DOCS_INGEST_FILE_CONCURRENCY=1) as system:
         system.repo.write(
             {
                 f"guide-{n:02d}.md": page(

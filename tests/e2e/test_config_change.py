@@ -26,8 +26,8 @@ chunk_sise: 60
 """
 
 
-def test_new_config_resyncs_the_whole_tree(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_new_config_resyncs_the_whole_tree(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write({**DOCS, **DRAFTS})
         system.repo.commit("docs")
         first = system.finished(system.push())
@@ -61,8 +61,9 @@ def test_new_config_resyncs_the_whole_tree(tmp_path: Path) -> None:
 
 def test_new_chunking_settings_apply_when_the_push_that_brought_them_was_missed(
     tmp_path: Path,
+    database_url: str,
 ) -> None:
-    with running_system(tmp_path) as system:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write(DOCS)
         system.repo.commit("docs")
         assert system.finished(system.push()).status is IngestionStatus.PROCESSED
@@ -86,8 +87,8 @@ def test_new_chunking_settings_apply_when_the_push_that_brought_them_was_missed(
         system.assert_index_consistent()
 
 
-def test_invalid_config_fails_the_job_until_it_is_fixed(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_invalid_config_fails_the_job_until_it_is_fixed(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write(DOCS)
         system.repo.commit("docs")
         first = system.finished(system.push())

@@ -12,8 +12,8 @@ DELETED = {
 }
 
 
-def test_deleted_files_leave_the_index(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_deleted_files_leave_the_index(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write({**KEPT, **DELETED})
         system.repo.commit("docs")
         first = system.finished(system.push())

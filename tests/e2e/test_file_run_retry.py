@@ -23,7 +23,7 @@ def file_runs_ended(system: System) -> bool:
 
 
 def test_a_retried_file_run_does_not_index_its_file_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     notices: list[int] = []
     send = functions.file_process.send_files_done
@@ -35,7 +35,7 @@ def test_a_retried_file_run_does_not_index_its_file_again(
         await send(client, ingestion_id)
 
     monkeypatch.setattr(functions.file_process, "send_files_done", failing_once)
-    with running_system(tmp_path) as system:
+    with running_system(tmp_path, database_url) as system:
         embedded: list[str] = []
         embed = system.services.embedder.embed
 
@@ -59,8 +59,10 @@ def test_a_retried_file_run_does_not_index_its_file_again(
         system.assert_index_consistent()
 
 
-def test_a_file_of_a_job_that_does_not_exist_fails_at_once(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_a_file_of_a_job_that_does_not_exist_fails_at_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write(DOCS)
         system.repo.commit("docs")
         job = system.finished(system.push())  # a repository and a store to name

@@ -2,12 +2,18 @@
 
 from pathlib import Path
 
+import pytest
+
 from service.models import FileAction, FileStatus, IngestionStatus
 from tests.e2e.system import page, prose, running_system
 
+# Its point is planning from the new tree; the rows it writes are those of test_delete and
+# test_modify, which run on both databases: SQLite is enough.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-def test_force_push_leaves_exactly_the_new_tree_indexed(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+
+def test_force_push_leaves_exactly_the_new_tree_indexed(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
         repo = system.repo
         repo.write({f"docs/{name}.md": page(name.title()) for name in ("a", "b", "c", "d")})
         base = repo.commit("docs")

@@ -8,8 +8,8 @@ from tests.e2e.system import running_system
 FILES = 50
 
 
-def test_initial_push_indexes_every_markdown_file(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_initial_push_indexes_every_markdown_file(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write(
             {
                 f"docs/page-{n:02d}.md": f"# Page {n}\n\nThis page explains topic number {n}.\n"

@@ -34,8 +34,8 @@ def _call(system: System, token: str, procedure: str, input: Any, *, query: bool
     return response.json()["result"]["data"]
 
 
-def test_a_failed_file_is_shown_and_retried_alone(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_a_failed_file_is_shown_and_retried_alone(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write({**GOOD, BROKEN: page("Broken", ("Why", "Its blob will be gone."))})
         system.repo.commit("docs")
         blob = system.repo.blob_of(BROKEN)
@@ -75,8 +75,10 @@ def test_a_failed_file_is_shown_and_retried_alone(tmp_path: Path) -> None:
     assert [job["id"] for job in found["jobs"]] == [second.id, first.id]
 
 
-def test_a_whole_job_retry_redoes_what_the_index_lacks_at_the_jobs_sha(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_a_whole_job_retry_redoes_what_the_index_lacks_at_the_jobs_sha(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write({**GOOD, BROKEN: page("Broken", ("Why", "Its blob will be gone."))})
         system.repo.commit("docs")
         system.repo.lose_object(system.repo.blob_of(BROKEN))
@@ -109,8 +111,8 @@ def _many_files(system: System) -> None:
     system.repo.commit("guides")
 
 
-def test_cancel_ends_a_running_job_and_stops_its_runs(tmp_path: Path) -> None:
-    with running_system(tmp_path, DOCS_INGEST_FILE_CONCURRENCY=1) as system:
+def test_cancel_ends_a_running_job_and_stops_its_runs(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url, DOCS_INGEST_FILE_CONCURRENCY=1) as system:
         _many_files(system)
         job_id = system.push()
         eventually(lambda: system.job(job_id).files_processed >= 1, timeout=30)
@@ -130,8 +132,8 @@ def test_cancel_ends_a_running_job_and_stops_its_runs(tmp_path: Path) -> None:
         eventually(system.index_is_consistent, timeout=30)
 
 
-def test_a_run_cancelled_outside_the_app_is_written_back(tmp_path: Path) -> None:
-    with running_system(tmp_path, DOCS_INGEST_FILE_CONCURRENCY=1) as system:
+def test_a_run_cancelled_outside_the_app_is_written_back(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url, DOCS_INGEST_FILE_CONCURRENCY=1) as system:
         _many_files(system)
         job_id = system.push()
         job = eventually(lambda: (j := system.job(job_id)).files_processed >= 1 and j, timeout=30)

@@ -9,6 +9,10 @@ from service import indexing
 from service.models import FileStatus, IngestionStatus
 from tests.e2e.system import System, page, prose, running_system
 
+# Its point is a step per part; the rows it writes are any file's, which the other end-to-end
+# tests write on both databases: SQLite is enough.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 BIG = "docs/release-notes.md"
 SMALL = "docs/intro.md"
 PART = 3  # chunks a step embeds, for this test (the service runs in this process)
@@ -32,10 +36,10 @@ def file_run_steps(system: System, path: str) -> list[str]:
 
 
 def test_a_large_file_is_indexed_part_by_part(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(indexing, "PART_CHUNKS", PART)
-    with running_system(tmp_path) as system:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write({BIG: notes(7), SMALL: page("Intro")})
         system.repo.commit("docs")
         first = system.finished(system.push())

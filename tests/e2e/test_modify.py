@@ -15,8 +15,10 @@ def sections(count: int) -> list[tuple[str, str]]:
     return [(heading, prose(topic, 8)) for heading, topic in SECTIONS[:count]]
 
 
-def test_changed_files_are_reindexed_to_their_new_chunk_counts(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_changed_files_are_reindexed_to_their_new_chunk_counts(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write(
             {**UNTOUCHED, GROWING: page("Guide"), SHRINKING: page("Reference", *sections(3))}
         )

@@ -10,8 +10,8 @@ DOCS = {f"docs/page-{n}.md": page(f"Page {n}") for n in range(4)}
 EDITED = "docs/page-0.md"
 
 
-def test_pushes_without_docs_changes_are_skipped(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_pushes_without_docs_changes_are_skipped(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write({**DOCS, "src/app.py": "print('v1')\n"})
         system.repo.commit("docs")
         first = system.finished(system.push())

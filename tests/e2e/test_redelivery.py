@@ -22,8 +22,8 @@ def jobs_of(system: System) -> list[IngestionCommit]:
         return list(rows)
 
 
-def test_a_redelivery_answers_with_the_job_it_started(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_a_redelivery_answers_with_the_job_it_started(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write(DOCS)
         system.repo.commit("docs")
         payload = system.payload()
@@ -42,8 +42,8 @@ def test_a_redelivery_answers_with_the_job_it_started(tmp_path: Path) -> None:
         assert system.points() == len(DOCS)
 
 
-def test_concurrent_deliveries_of_one_push_start_one_job(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_concurrent_deliveries_of_one_push_start_one_job(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write(DOCS)
         system.repo.commit("docs")
         payload = system.payload()

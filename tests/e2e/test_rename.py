@@ -2,16 +2,22 @@
 
 from pathlib import Path
 
+import pytest
+
 from service.models import FileAction, FileStatus, IngestionStatus
 from tests.e2e.system import page, prose, running_system
+
+# A rename is a deletion and an addition, whose rows test_delete and test_modify write on both
+# databases: SQLite is enough.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 OLD = "docs/getting-started.md"
 NEW = "docs/guides/quickstart.md"
 OTHERS = {f"docs/page-{n}.md": page(f"Page {n}") for n in range(3)}
 
 
-def test_renamed_file_moves_to_its_new_path(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_renamed_file_moves_to_its_new_path(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
         content = page("Getting started", ("Install", prose("installing", 8)), ("Run", "Run it."))
         system.repo.write({**OTHERS, OLD: content})
         system.repo.commit("docs")

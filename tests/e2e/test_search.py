@@ -2,8 +2,14 @@
 
 from pathlib import Path
 
+import pytest
+
 from service.models import IngestionStatus
 from tests.e2e.system import page, running_system
+
+# Its point is the vector search; its rows are any push's, which the other end-to-end tests
+# write on both databases: SQLite is enough.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 TOPICS = {
     "docs/billing.md": (
@@ -49,8 +55,8 @@ TOPICS = {
 }
 
 
-def test_a_sentence_from_a_page_finds_that_page_first(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_a_sentence_from_a_page_finds_that_page_first(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write(
             {path: page(title, ("Details", text)) for path, (title, text) in TOPICS.items()}
         )

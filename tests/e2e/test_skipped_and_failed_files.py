@@ -12,8 +12,10 @@ LATIN1 = "docs/cafe.md"
 BROKEN = "docs/broken.md"
 
 
-def test_unreadable_files_are_skipped_and_a_broken_one_fails_alone(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_unreadable_files_are_skipped_and_a_broken_one_fails_alone(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write(
             {
                 **GOOD,

@@ -1,4 +1,4 @@
-"""The service app with its router on a fresh SQLite file, called in process; no engine runs.
+"""The service app with its router on a fresh database, called in process; no engine runs.
 
 Enough for everything the router answers from the database alone: auth, error shapes, scoping.
 Organizations, tokens and repositories are made directly in the database.
@@ -77,9 +77,14 @@ def _auth(token: str | None) -> dict[str, str]:
 
 
 @contextmanager
-def running_router(tmp_path: Path, **overrides: Any) -> Iterator[Router]:
+def running_router(
+    tmp_path: Path, database_url: str | None = None, **overrides: Any
+) -> Iterator[Router]:
+    """The app on `database_url` (the `database_url` fixture's; None: the default SQLite file
+    in the data folder)."""
     settings = Settings(  # type: ignore[call-arg]
         DOCS_INGEST_DATA_DIR=str(tmp_path / "data"),
+        DATABASE_URL=database_url,
         # No engine listens there: an event the router sends fails at once.
         DOCS_INGEST_ENGINE_PORT=unused_port(),
         **overrides,

@@ -4,11 +4,17 @@ bad field, and a missing or unknown token a 401 (before the input is even read).
 
 from pathlib import Path
 
+import pytest
+
 from tests.router.service import running_router
 
+# Input is refused before any query but the token's, which every other router test runs on both
+# databases: SQLite is enough.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-def test_an_unknown_procedure_is_a_404_in_trpc_shape(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+
+def test_an_unknown_procedure_is_a_404_in_trpc_shape(tmp_path: Path, database_url: str) -> None:
+    with running_router(tmp_path, database_url) as router:
         response = router.query("jobs.nope", router.token())
 
     assert response.status_code == 404
@@ -21,8 +27,8 @@ def test_an_unknown_procedure_is_a_404_in_trpc_shape(tmp_path: Path) -> None:
     }
 
 
-def test_a_mutation_called_as_a_query_is_a_405(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+def test_a_mutation_called_as_a_query_is_a_405(tmp_path: Path, database_url: str) -> None:
+    with running_router(tmp_path, database_url) as router:
         response = router.query("repositories.sync", router.token(), {"repositoryId": 1})
 
     assert response.status_code == 405
@@ -31,8 +37,8 @@ def test_a_mutation_called_as_a_query_is_a_405(tmp_path: Path) -> None:
     assert error["message"] == "repositories.sync is a mutation: call it with POST, not GET"
 
 
-def test_input_that_is_not_json_is_a_parse_error(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+def test_input_that_is_not_json_is_a_parse_error(tmp_path: Path, database_url: str) -> None:
+    with running_router(tmp_path, database_url) as router:
         response = router.client.get(
             "/api/trpc/search.query",
             params={"input": '{"query": "unterminated'},
@@ -45,8 +51,10 @@ def test_input_that_is_not_json_is_a_parse_error(tmp_path: Path) -> None:
     assert error["message"].startswith("the input parameter is not valid JSON")
 
 
-def test_invalid_input_is_a_400_that_names_each_bad_field(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+def test_invalid_input_is_a_400_that_names_each_bad_field(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_router(tmp_path, database_url) as router:
         token = router.token()
         too_many = router.query("search.query", token, {"query": "deploy", "limit": 500})
         misspelt = router.mutate("repositories.sync", token, {"repoId": 1})
@@ -63,8 +71,10 @@ def test_invalid_input_is_a_400_that_names_each_bad_field(tmp_path: Path) -> Non
     )
 
 
-def test_a_missing_or_unknown_token_is_a_401_whatever_the_input(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+def test_a_missing_or_unknown_token_is_a_401_whatever_the_input(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_router(tmp_path, database_url) as router:
         router.token()
         missing = router.query("search.query", None, {"query": "deploy"})
         unknown = router.query("search.query", "made-up-token", {"limit": "not even valid"})

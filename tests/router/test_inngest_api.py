@@ -34,6 +34,7 @@ SIGNING_KEY = f"signkey-prod-{KEY_HEX}"
 RUN_ID = "01JRUN0000000000000000000A"
 EVENT_ID = "01JEVENT000000000000000000"
 INNGEST_VARS = (
+    "DOCS_INGEST_ENGINE",
     "INNGEST_DEV",
     "INNGEST_BASE_URL",
     "INNGEST_API_BASE_URL",
@@ -324,6 +325,7 @@ def test_times_of_every_precision_are_read_in_utc(
             },
             "http://api.inngest.lan:8288",
         ),
+        # The keys alone name Inngest Cloud, as the SDK reads them.
         ({"INNGEST_SIGNING_KEY": SIGNING_KEY}, "https://api.inngest.com"),
         ({"INNGEST_DEV": "0", "INNGEST_SIGNING_KEY": SIGNING_KEY}, "https://api.inngest.com"),
     ],
@@ -348,6 +350,9 @@ async def test_the_embedded_engine_is_the_api_when_no_inngest_is_configured(
     api = create_inngest_api(Settings(), http)
     assert api.origin == "http://127.0.0.1:18999"
     assert api.run_url(RUN_ID) == f"http://127.0.0.1:18999/run?runID={RUN_ID}"
+    no_inngest_env.setenv("INNGEST_SIGNING_KEY", SIGNING_KEY)
+    no_inngest_env.setenv("DOCS_INGEST_ENGINE", "embedded")  # the engine, signed
+    assert create_inngest_api(Settings(), http).origin == "http://127.0.0.1:18999"
 
 
 @pytest.mark.parametrize(
@@ -359,7 +364,7 @@ async def test_the_embedded_engine_is_the_api_when_no_inngest_is_configured(
             f"https://inngest.example.com/run?runID={RUN_ID}",
         ),
         (
-            {"INNGEST_SIGNING_KEY": SIGNING_KEY},
+            {"INNGEST_DEV": "0", "INNGEST_SIGNING_KEY": SIGNING_KEY},
             f"https://app.inngest.com/env/production/runs/{RUN_ID}",
         ),
     ],

@@ -21,8 +21,10 @@ def _ids(router: Router, token: str, **input: Any) -> list[int]:
     return [job["id"] for job in _data(router.query("jobs.list", token, input))["jobs"]]
 
 
-def test_jobs_list_newest_first_with_progress_counts_and_filters(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+def test_jobs_list_newest_first_with_progress_counts_and_filters(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_router(tmp_path, database_url) as router:
         handbook, _ = router.local_repository("handbook")
         api, _ = router.local_repository("api-docs")
         db = router.services.db
@@ -43,7 +45,9 @@ def test_jobs_list_newest_first_with_progress_counts_and_filters(tmp_path: Path)
         only_failed = _ids(router, token, status=["failed"])
         only_api = _ids(router, token, repositoryIds=[api.id])
         by_path = _ids(router, token, text="b.md")
+        by_path_in_other_case = _ids(router, token, text="B.MD")
         by_id = _ids(router, token, text=f"#{failed}")
+        by_an_id_beyond_any = _ids(router, token, text=f"#{2**40}")
 
     assert [job["id"] for job in everything["jobs"]] == [running, failed, done]
     assert everything["counts"] == {
@@ -73,12 +77,13 @@ def test_jobs_list_newest_first_with_progress_counts_and_filters(tmp_path: Path)
     assert everything["live"]["stale"] is True
     assert only_failed == [failed]
     assert only_api == [failed]
-    assert by_path == [done]
+    assert by_path == by_path_in_other_case == [done]
     assert by_id == [failed]
+    assert by_an_id_beyond_any == []
 
 
-def test_a_page_cursor_is_stable_while_new_jobs_arrive(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+def test_a_page_cursor_is_stable_while_new_jobs_arrive(tmp_path: Path, database_url: str) -> None:
+    with running_router(tmp_path, database_url) as router:
         handbook, _ = router.local_repository("handbook")
         db = router.services.db
         made = [make_job(db, handbook, after=f"{n:040x}") for n in range(7)]
@@ -104,8 +109,8 @@ def test_a_page_cursor_is_stable_while_new_jobs_arrive(tmp_path: Path) -> None:
     assert fresh[0] == newer
 
 
-def test_jobs_get_pages_and_filters_the_files_of_a_job(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+def test_jobs_get_pages_and_filters_the_files_of_a_job(tmp_path: Path, database_url: str) -> None:
+    with running_router(tmp_path, database_url) as router:
         handbook, _ = router.local_repository("handbook")
         files = {f"page-{n:03d}.md": FileStatus.PROCESSED for n in range(250)}
         files["broken.md"] = FileStatus.FAILED
@@ -129,8 +134,10 @@ def test_jobs_get_pages_and_filters_the_files_of_a_job(tmp_path: Path) -> None:
     assert first["phases"][2]["label"] == "Indexing 251 files"
 
 
-def test_another_organizations_job_is_missing_on_every_procedure(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+def test_another_organizations_job_is_missing_on_every_procedure(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_router(tmp_path, database_url) as router:
         theirs, _ = router.local_repository("secrets", org="acme")
         job_id = make_job(router.services.db, theirs, status=IngestionStatus.FAILED)
         token = router.token("default")
@@ -158,8 +165,10 @@ def test_another_organizations_job_is_missing_on_every_procedure(tmp_path: Path)
     ]
 
 
-def test_a_job_that_cannot_be_retried_or_cancelled_says_why(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+def test_a_job_that_cannot_be_retried_or_cancelled_says_why(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_router(tmp_path, database_url) as router:
         handbook, _ = router.local_repository("handbook")
         db = router.services.db
         done = make_job(db, handbook, files={"a.md": FileStatus.PROCESSED})
@@ -180,8 +189,9 @@ def test_a_job_that_cannot_be_retried_or_cancelled_says_why(tmp_path: Path) -> N
 
 def test_cancel_ends_a_queued_job_at_once_even_when_inngest_is_unreachable(
     tmp_path: Path,
+    database_url: str,
 ) -> None:
-    with running_router(tmp_path) as router:
+    with running_router(tmp_path, database_url) as router:
         handbook, _ = router.local_repository("handbook")
         job_id = make_job(
             router.services.db,
@@ -201,8 +211,9 @@ def test_cancel_ends_a_queued_job_at_once_even_when_inngest_is_unreachable(
 
 def test_a_job_being_retried_or_left_behind_by_the_index_is_not_retried_again(
     tmp_path: Path,
+    database_url: str,
 ) -> None:
-    with running_router(tmp_path) as router:
+    with running_router(tmp_path, database_url) as router:
         handbook, _ = router.local_repository("handbook")
         db = router.services.db
         failed = make_job(db, handbook, status=IngestionStatus.FAILED, after="a" * 40)

@@ -29,8 +29,8 @@ def _run(run_id: str, status: str, **fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def router(tmp_path: Path) -> Iterator[Router]:
-    with running_router(tmp_path) as router:
+def router(tmp_path: Path, database_url: str) -> Iterator[Router]:
+    with running_router(tmp_path, database_url) as router:
         yield router
 
 

@@ -6,8 +6,10 @@ from pathlib import Path
 from tests.router.service import running_router
 
 
-def test_every_procedure_sees_only_the_callers_organization(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+def test_every_procedure_sees_only_the_callers_organization(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_router(tmp_path, database_url) as router:
         router.local_repository("handbook", org="default")
         theirs, _ = router.local_repository("secrets", org="acme")
         token = router.token("default")

@@ -18,13 +18,15 @@ def _data(response: Any) -> Any:
     return response.json()["result"]["data"]
 
 
-def test_a_local_repository_is_connected_on_its_checked_out_branch(tmp_path: Path) -> None:
+def test_a_local_repository_is_connected_on_its_checked_out_branch(
+    tmp_path: Path, database_url: str
+) -> None:
     repo = GitRepo(tmp_path / "handbook")
     (repo.path / "guide").mkdir()
     (repo.path / "guide" / "a.md").write_text("# A\n")
     repo.git("add", "-A")
     repo.git("commit", "-qm", "first")
-    with running_router(tmp_path) as router:
+    with running_router(tmp_path, database_url) as router:
         token = router.token()
         # A folder inside the repository connects the repository itself.
         connected = _data(
@@ -55,10 +57,10 @@ def test_a_local_repository_is_connected_on_its_checked_out_branch(tmp_path: Pat
     assert shown["lastJob"]["id"] == job_id and shown["lastJob"]["status"] == "failed"
 
 
-def test_a_path_that_cannot_be_connected_says_why(tmp_path: Path) -> None:
+def test_a_path_that_cannot_be_connected_says_why(tmp_path: Path, database_url: str) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
-    with running_router(tmp_path) as router:
+    with running_router(tmp_path, database_url) as router:
         token = router.token()
         answers = {
             "relative": router.mutate(
@@ -94,12 +96,14 @@ def test_a_path_that_cannot_be_connected_says_why(tmp_path: Path) -> None:
 
 
 def test_a_github_repository_is_connected_and_its_webhook_shown_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCS_INGEST_URL", "https://docs.example.com")
     api = "https://api.github.test"
     with (
-        running_router(tmp_path, GITHUB_API_URL=api, GITHUB_TOKEN="ghp_test") as router,
+        running_router(
+            tmp_path, database_url, GITHUB_API_URL=api, GITHUB_TOKEN="ghp_test"
+        ) as router,
         respx.mock(base_url=api, assert_all_called=True) as github,
     ):
         github.get("/repos/octo/docs").respond(

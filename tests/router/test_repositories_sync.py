@@ -9,8 +9,10 @@ from service.models import IngestionCommit, IngestionStatus, IngestionTrigger
 from tests.router.service import running_router
 
 
-def test_a_branch_without_commits_is_a_412_and_starts_no_job(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+def test_a_branch_without_commits_is_a_412_and_starts_no_job(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_router(tmp_path, database_url) as router:
         empty, _ = router.local_repository("empty")
 
         response = router.mutate("repositories.sync", router.token(), {"repositoryId": empty.id})
@@ -24,8 +26,10 @@ def test_a_branch_without_commits_is_a_412_and_starts_no_job(tmp_path: Path) -> 
     assert jobs == []
 
 
-def test_a_sync_that_inngest_cannot_take_fails_its_job_with_the_reason(tmp_path: Path) -> None:
-    with running_router(tmp_path) as router:
+def test_a_sync_that_inngest_cannot_take_fails_its_job_with_the_reason(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_router(tmp_path, database_url) as router:
         row, repo = router.local_repository("handbook")
         repo.write({"index.md": "# Handbook\n"})
         head = repo.commit("first")

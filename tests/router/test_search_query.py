@@ -5,11 +5,16 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from service.db import session_scope
 from service.repositories import ensure_org
 from service.tokens import issue_token
 from tests.e2e.system import System, running_system
+
+# Its point is the vector search; its rows are any push's, which the end-to-end tests write on
+# both databases: SQLite is enough.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 DEPLOY = (
     "# Deploying\n\nShip the container behind the reverse proxy.\n\n"
@@ -31,8 +36,10 @@ def _search(system: System, token: str, **input: object) -> httpx.Response:
     )
 
 
-def test_search_returns_the_closest_passage_of_the_callers_documents(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+def test_search_returns_the_closest_passage_of_the_callers_documents(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_system(tmp_path, database_url) as system:
         system.repo.write({"guide/deploy.md": DEPLOY, "animals.md": ANIMALS})
         system.repo.commit("docs")
         system.finished(system.push())

@@ -1,9 +1,9 @@
-"""A job's rows on a real migrated SQLite file: its plan, its counts, how it ends, its store."""
+"""A job's rows on a real migrated database (SQLite and PostgreSQL): its plan, its counts, how it
+ends, its store."""
 
 import hashlib
 import re
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -28,6 +28,7 @@ from service.models import (
 )
 from service.planner import PlannedFile
 from service.repositories import connect
+from tests.races import while_open
 
 BEFORE = hashlib.sha1(b"before", usedforsecurity=False).hexdigest()
 AFTER = hashlib.sha1(b"after", usedforsecurity=False).hexdigest()
@@ -46,10 +47,9 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'docs-ingest.db'}"
-    migrate(url)
-    engine = create_db_engine(url)
+def db(database_url: str) -> Iterator[sa.Engine]:
+    migrate(database_url)
+    engine = create_db_engine(database_url)
     yield engine
     engine.dispose()
 
@@ -182,6 +182,64 @@ def test_files_finished_together_each_see_the_files_pending_after_them(
     # Only the file that finished the job sees 0, so the orchestrator is told once.
     assert left == [1, 1, 0]
     assert counts(job_of(db, job_id)) == (4, 2, 1, 1)
+
+
+# Transactions that change one job at once, on PostgreSQL: READ COMMITTED lets each read before
+# the other commits. (SQLite's single writer orders them; the tests above run there too.)
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def finishing(job_id: int, path: str) -> Callable[[Session], list[int]]:
+    outcome = jobs.FileOutcome(path, FileStatus.PROCESSED, 1)
+    return lambda session: jobs.finish_files(session, job_id, [outcome])
+
+
+@ON_POSTGRESQL
+def test_of_the_last_two_files_finished_at_once_one_sees_none_left(
+    db: sa.Engine, job_id: int
+) -> None:
+    record_plan(db, job_id, PLAN[:2])
+
+    first, second = while_open(db, finishing(job_id, "docs/a.md"), finishing(job_id, "docs/b.md"))
+
+    assert (first, second) == ([1], [0])  # so the orchestrator is told, once
+    assert counts(job_of(db, job_id)) == (2, 2, 0, 0)
+
+
+@ON_POSTGRESQL
+def test_a_cancel_while_the_job_is_finalized_leaves_it_finalized(
+    db: sa.Engine, job_id: int
+) -> None:
+    record_plan(db, job_id)
+    for path in ("docs/a.md", "docs/b.md", "docs/gone.md"):
+        finish(db, job_id, path, FileStatus.PROCESSED)
+
+    while_open(
+        db,
+        lambda session: jobs.finalize(session, job_id, config_found=True, chunking=CHUNKING),
+        lambda session: jobs.cancel(session, job_id),
+    )
+
+    assert job_of(db, job_id).status is IngestionStatus.PROCESSED
+    assert repository_of(db, job_id).last_ingested_sha == AFTER
+
+
+@ON_POSTGRESQL
+def test_a_finalize_while_the_job_is_cancelled_leaves_it_cancelled(
+    db: sa.Engine, job_id: int
+) -> None:
+    record_plan(db, job_id)
+
+    while_open(
+        db,
+        lambda session: jobs.cancel(session, job_id),
+        lambda session: jobs.finalize(session, job_id, config_found=True, chunking=CHUNKING),
+    )
+
+    job = job_of(db, job_id)
+    assert job.status is IngestionStatus.CANCELLED
+    assert counts(job) == (4, 0, 0, 4)
+    assert repository_of(db, job_id).last_ingested_sha is None
 
 
 def test_finishing_an_unplanned_file_is_an_error(db: sa.Engine, job_id: int) -> None:

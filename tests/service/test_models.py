@@ -1,4 +1,5 @@
-"""The schema: migrations build it on a fresh SQLite file, agree with the models, and enforce it."""
+"""The schema: migrations build it on a fresh database (SQLite and PostgreSQL), agree with the
+models, and enforce it."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -39,15 +40,9 @@ TABLES = {
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    # A folder that does not exist yet: migrate must create it.
-    return f"sqlite:///{tmp_path / 'data' / 'docs-ingest.db'}"
-
-
-@pytest.fixture
-def engine(url: str) -> Iterator[sa.Engine]:
-    migrate(url)
-    engine = create_db_engine(url)
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    migrate(database_url)
+    engine = create_db_engine(database_url)
     yield engine
     engine.dispose()
 
@@ -97,22 +92,31 @@ def make_ingestion(session: Session, delivery_id: str = "delivery-1") -> Ingesti
     return ingestion
 
 
-def test_migrate_creates_every_table_in_a_new_folder(url: str, tmp_path: Path) -> None:
-    migrate(url)
+def test_migrate_creates_every_table(database_url: str) -> None:
+    migrate(database_url)
 
-    assert (tmp_path / "data" / "docs-ingest.db").is_file()
-    engine = create_db_engine(url)
+    engine = create_db_engine(database_url)
     try:
         assert set(sa.inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
     finally:
         engine.dispose()
 
 
-def test_migrating_twice_keeps_the_data_and_the_version(engine: sa.Engine, url: str) -> None:
+def test_migrate_creates_the_folder_of_a_sqlite_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'data' / 'docs-ingest.db'}"  # a folder that does not exist yet
+
+    migrate(url)
+
+    assert (tmp_path / "data" / "docs-ingest.db").is_file()
+
+
+def test_migrating_twice_keeps_the_data_and_the_version(
+    engine: sa.Engine, database_url: str
+) -> None:
     with session_scope(engine) as session:
         make_ingestion(session)
 
-    migrate(url)
+    migrate(database_url)
 
     with engine.connect() as connection:
         heads = MigrationContext.configure(connection).get_current_heads()
@@ -121,8 +125,8 @@ def test_migrating_twice_keeps_the_data_and_the_version(engine: sa.Engine, url: 
         assert [row.delivery_id for row in session.exec(select(IngestionCommit))] == ["delivery-1"]
 
 
-def test_a_database_of_the_first_schema_is_upgraded_in_place(url: str) -> None:
-    engine = create_db_engine(url)
+def test_a_database_of_the_first_schema_is_upgraded_in_place(database_url: str) -> None:
+    engine = create_db_engine(database_url)
     command.upgrade(alembic_config(engine), "0001")
     with engine.begin() as connection:
         connection.execute(
@@ -132,7 +136,7 @@ def test_a_database_of_the_first_schema_is_upgraded_in_place(url: str) -> None:
             )
         )
 
-    migrate(url)
+    migrate(database_url)
 
     with Session(engine) as session:
         assert [org.slug for org in session.exec(select(Organization))] == ["acme"]
@@ -163,7 +167,7 @@ def test_a_path_is_recorded_once_per_ingestion(engine: sa.Engine) -> None:
         )
         session.add(first)
 
-    with pytest.raises(IntegrityError, match="UNIQUE"), session_scope(engine) as session:
+    with pytest.raises(IntegrityError, match=r"(?i)unique"), session_scope(engine) as session:
         again = IngestionFile(ingestion_id=ingestion.id, path="docs/a.md", action=FileAction.DELETE)
         session.add(again)
         session.flush()
@@ -176,8 +180,8 @@ def test_a_path_is_recorded_once_per_ingestion(engine: sa.Engine) -> None:
         )
 
 
-def test_foreign_keys_are_enforced_on_sqlite(engine: sa.Engine) -> None:
-    with pytest.raises(IntegrityError, match="FOREIGN KEY"), session_scope(engine) as session:
+def test_foreign_keys_are_enforced(engine: sa.Engine) -> None:
+    with pytest.raises(IntegrityError, match=r"(?i)foreign key"), session_scope(engine) as session:
         session.add(ApiToken(organization_id=999, name="ci", token_sha256="0" * 64))
         session.flush()
 
@@ -224,6 +228,10 @@ def test_enums_are_stored_as_their_values_and_read_back_as_members(engine: sa.En
         assert stored.trigger is IngestionTrigger.PUSH
 
 
-def test_sqlite_runs_in_wal_mode(engine: sa.Engine) -> None:
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'docs-ingest.db'}"
+    migrate(url)
+    engine = create_db_engine(url)
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()

@@ -4,6 +4,7 @@ only the embedded Edge store promises: its data outlives a close and a kill -9."
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -416,3 +417,28 @@ async def test_a_qdrant_url_selects_the_server_store(tmp_path: Path) -> None:
 
     assert isinstance(store, QdrantServerVectorStore)
     assert not (tmp_path / "qdrant").exists()
+
+
+async def test_a_store_that_can_serve_is_ready(store: VectorStore) -> None:
+    await store.ready()
+
+
+async def test_a_qdrant_server_that_does_not_answer_is_not_ready() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = AsyncQdrantClient(url=f"http://127.0.0.1:{port}", check_compatibility=False)
+    store = QdrantServerVectorStore(client)
+    try:
+        with pytest.raises(VectorStoreError, match="Qdrant failed"):
+            await store.ready()
+    finally:
+        await store.close()
+
+
+async def test_edge_is_not_ready_when_its_folder_cannot_be_made(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("a file where the data folder should be")
+    store = EdgeVectorStore(tmp_path / "data" / "qdrant")
+
+    with pytest.raises(VectorStoreError, match="cannot write"):
+        await store.ready()

@@ -2,9 +2,10 @@
 sending does not send a second one (Inngest would drop it as a duplicate, and the job would keep
 the id of an event that started no run); a failed or abandoned send lets a redelivery send."""
 
+from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -12,6 +13,7 @@ from service.db import create_db_engine, migrate, session_scope
 from service.embeddings import LocalEmbedder
 from service.models import ConnectedRepository, IngestionCommit, Provider, utc_now
 from service.repositories import connect
+from tests.races import while_open
 from web.webhooks import (
     CLAIM_EXPIRES_AFTER,
     PushPayload,
@@ -29,10 +31,16 @@ PUSH = PushPayload.model_validate(
 )
 
 
-def _setup(tmp_path: Path) -> tuple[Engine, ConnectedRepository]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    migrate(url)
-    db = create_db_engine(url)
+@pytest.fixture
+def db(database_url: str) -> Iterator[Engine]:
+    migrate(database_url)
+    engine = create_db_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def repository(db: Engine) -> ConnectedRepository:
     with session_scope(db) as session:
         repository = connect(
             session,
@@ -42,11 +50,12 @@ def _setup(tmp_path: Path) -> tuple[Engine, ConnectedRepository]:
             default_branch="main",
             embedder=LocalEmbedder(),
         )
-    return db, repository
+    return repository
 
 
-def test_only_one_copy_of_a_delivery_sends_its_event(tmp_path: Path) -> None:
-    db, repository = _setup(tmp_path)
+def test_only_one_copy_of_a_delivery_sends_its_event(
+    db: Engine, repository: ConnectedRepository
+) -> None:
     delivery = (repository, PUSH, "delivery-1")
 
     def record() -> bool:
@@ -73,3 +82,23 @@ def test_only_one_copy_of_a_delivery_sends_its_event(tmp_path: Path) -> None:
     assert after_a_failed_send is False
     assert again_while_sending is True
     assert after_the_sender_died is False
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_copy_recorded_while_another_inserts_the_job_finds_that_job(
+    db: Engine, repository: ConnectedRepository
+) -> None:
+    """Two app processes record copies of one delivery at once (READ COMMITTED): the second
+    waits for the first's insert, then answers as a redelivery, not with an error."""
+    delivery = (repository, PUSH, "delivery-1")
+
+    first, second = while_open(
+        db,
+        lambda session: _record_jobs(session, [delivery]),
+        lambda session: _record_jobs(session, [delivery]),
+    )
+
+    assert [job.sent for job in first + second] == [False, True]
+    assert first[0].id == second[0].id
+    with session_scope(db) as session:
+        assert len(session.exec(select(IngestionCommit)).all()) == 1
