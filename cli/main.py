@@ -67,7 +67,13 @@ def main(ctx: click.Context) -> None:
     Every command has its own --help.
     """
     settings = get_settings()
-    logs.configure(settings)
+    if ctx.invoked_subcommand == "engine":
+        # The engine's own lines, which hide the keys it is given as options too.
+        from engine import logs as engine_logs
+
+        engine_logs.configure(settings.log_format, settings.log_level)
+    else:
+        logs.configure(settings)
     if ctx.invoked_subcommand != "serve":
         # A command's output is for people; migration steps belong in the service's log.
         logging.getLogger("alembic").setLevel(logging.WARNING)

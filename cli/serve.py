@@ -132,8 +132,11 @@ async def _start_engine(settings: Settings) -> asyncio.subprocess.Process:
 
 def engine_environment(settings: Settings) -> dict[str, str]:
     """The engine's environment: the keys go there, not on its command line, which any local
-    user can read; it gets exactly the keys the service uses, or none."""
+    user can read; it gets exactly the keys the service uses, or none, and logs as the service
+    does (LOG_FORMAT, DOCS_INGEST_LOG_LEVEL), however the settings were given."""
     env = {k: v for k, v in os.environ.items() if k not in _KEY_VARIABLES}
+    env["LOG_FORMAT"] = settings.log_format
+    env["DOCS_INGEST_LOG_LEVEL"] = settings.log_level
     if settings.inngest_signing_key:
         env["INNGEST_SIGNING_KEY"] = settings.inngest_signing_key
     if settings.inngest_event_key:

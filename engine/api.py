@@ -1,16 +1,17 @@
 """The engine's HTTP surface, at the origin root as the SDK expects.
 
 Event API `POST /e/{key}`, sync `POST /fn/register`, REST v1 for events, runs and cancellations,
-plus `GET /health`, `GET /dev` and `POST /dev/sync` (sync the configured apps now). The console's
-JSON API is mounted under /api/console and its pages at the root (`/run?runID=` shows a run, as
-`inngest dev` does; the Jobs tab links there).
+plus `GET /health`, `GET /metrics` (Prometheus, engine.metrics), `GET /dev` and `POST /dev/sync`
+(sync the configured apps now). The console's JSON API is mounted under /api/console and its pages
+at the root (`/run?runID=` shows a run, as `inngest dev` does; the Jobs tab links there).
 Errors use the Inngest envelope `{"error", "status", "data": null}` with the same HTTP status.
 Bad input of any kind is a 4xx that names the problem: bodies go through `engine.bodies`.
 
 Signed (a signing key given), the engine is what `inngest start` is: sync, `POST /dev/sync` and
 REST v1 take the signing key as bearer, raw or hashed, and every answer says `cloud` as its server
 kind. Given event keys, `POST /e/{key}` takes only those (401 otherwise, as Inngest answers). The
-console, its JSON and `GET /dev` stay open: they are the human UI, as the dev server's is.
+console, its JSON and `GET /dev` stay open: they are the human UI, as the dev server's is; so do
+`/health` and `/metrics`, which a probe and a scraper read without a key.
 """
 
 import uuid
@@ -37,6 +38,7 @@ from engine.consts import (
 from engine.expressions import ExpressionError, check
 from engine.functions import RegistrationError
 from engine.ids import is_ulid
+from engine.metrics import CONTENT_TYPE
 from engine.server import Engine
 from engine.signing import is_event_key
 from engine.store import Run, StoredEvent
@@ -185,6 +187,9 @@ def create_api(engine: Engine) -> Starlette:
     async def health(request: Request) -> Response:
         return _json({"status": 200, "message": "OK"})
 
+    async def metrics(request: Request) -> Response:
+        return Response(engine.metrics.render(), media_type=CONTENT_TYPE)
+
     async def dev_info(request: Request) -> Response:
         return _json(
             {
@@ -206,6 +211,7 @@ def create_api(engine: Engine) -> Starlette:
         Route("/v1/runs/{id}", guard(cancel_run), methods=["DELETE"]),
         Route("/v1/cancellations", guard(bulk_cancel), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/dev", dev_info, methods=["GET"]),
         Route("/dev/sync", guard(sync_now), methods=["POST"]),
         Mount(CONSOLE_PREFIX, app=console_app(engine)),

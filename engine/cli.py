@@ -12,6 +12,7 @@ import click
 import uvicorn
 
 from engine import config as dev_config
+from engine import logs
 from engine.api import create_api
 from engine.server import Engine
 
@@ -160,6 +161,7 @@ def engine_command(config_path: Path | None, db: Path, **flags: Any) -> None:
         cfg = dev_config.load(flags, config_path)
     except dev_config.ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    logs.hide(cfg.signing_key, cfg.event_keys)
     engine = build_engine(cfg, db)
     gc.freeze()  # the long-lived objects built so far: left out of later collections
     log.info("engine state in %s; apps: %s", db, ", ".join(cfg.sdk_urls) or "none yet")

@@ -27,7 +27,7 @@ from engine.consts import (
     SERVER_KIND_DEV,
     SERVER_KIND_HEADER,
 )
-from engine.outcomes import CallFailed, Completed, Outcome, Reported
+from engine.outcomes import CallFailed, Completed, FailureKind, Outcome, Reported
 from engine.signing import SIGNATURE_HEADER, Signer
 from engine.timeutil import parse_timestamp
 
@@ -54,11 +54,16 @@ class Executor:
         try:
             response = await self.http.post(url, content=_encode(body), headers=headers)
         except httpx.HTTPError as exc:
-            return CallFailed(_error(f"could not call the SDK at {url}: {exc!r}"), retriable=True)
+            return CallFailed(
+                _error(f"could not call the SDK at {url}: {exc!r}"),
+                retriable=True,
+                kind=FailureKind.UNREACHABLE,
+            )
         refused = _refusal(self.signer, response.status_code, response.headers, response.content)
         if refused is not None:
-            log.warning("the answer of %s is refused: %s", url, refused)
-            return CallFailed(_error(refused), retriable=True)
+            context = {"run_id": body["ctx"]["run_id"], "function": body["ctx"]["fn_id"]}
+            log.warning("the answer of %s is refused: %s", url, refused, extra=context)
+            return CallFailed(_error(refused), retriable=True, kind=FailureKind.REFUSED)
         return parse_response(response.status_code, response.headers, response.content, now)
 
     async def ai_request(self, opts: dict[str, Any]) -> dict[str, Any]:
@@ -93,18 +98,25 @@ def parse_response(status: int, headers: httpx.Headers, content: bytes, now: int
             inner = envelope["body"]
             content = inner.encode() if isinstance(inner, str) else json.dumps(inner).encode()
         except (ValueError, KeyError, TypeError):
-            return CallFailed(_error("malformed streaming response from the SDK"), retriable=True)
+            return CallFailed(
+                _error("malformed streaming response from the SDK"),
+                retriable=True,
+                kind=FailureKind.INVALID_ANSWER,
+            )
     if not headers.get(SDK_HEADER):
         return CallFailed(
             _error(f"the response (HTTP {status}) did not come from an Inngest SDK"),
             retriable=True,
+            kind=FailureKind.INVALID_ANSWER,
         )
     retriable = headers.get(NO_RETRY_HEADER, "").lower() != "true"
     try:
         body = loads_finite(content) if content else None
     except ValueError:
         return CallFailed(
-            _error(f"the SDK answered HTTP {status} with a body that is not JSON"), retriable=True
+            _error(f"the SDK answered HTTP {status} with a body that is not JSON"),
+            retriable=True,
+            kind=FailureKind.INVALID_ANSWER,
         )
     if status == 200:
         return Completed(body)

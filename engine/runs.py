@@ -385,7 +385,12 @@ class RunMachine:
     def _finish(self, run: Run, status: RunStatus, output: Any, now: int) -> None:
         self.store.finish_run(run.run_id, status, output, now)
         log.info(
-            "run %s %s %s in %d ms", run.run_id, run.fn_slug, status.value, now - run.started_at
+            "run %s %s %s in %d ms",
+            run.run_id,
+            run.fn_slug,
+            status.value,
+            now - run.started_at,
+            extra={"run_id": run.run_id, "function": run.fn_slug, "event": run.event["name"]},
         )
         if run.parent:
             self._resolve_parent(run.parent, status, output, now)

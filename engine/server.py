@@ -8,6 +8,7 @@ Given a signing key, the engine runs signed, as `inngest start` does (engine.sig
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from engine.consts import (
     QueueKind,
 )
 from engine.executor import Executor
+from engine.metrics import EngineMetrics
 from engine.outcomes import CallFailed
 from engine.retention import DEFAULT_RETENTION_MS, Retention, longest_rate_period
 from engine.runs import RunMachine, exponential_backoff, linear_backoff
@@ -84,6 +86,7 @@ class Engine:
         backoff = linear_backoff(retry_interval) if retry_interval > 0 else exponential_backoff
         self.machine = RunMachine(self.store, self.clock, backoff)
         self.scheduler = Scheduler(self.store)
+        self.metrics = EngineMetrics(self.store, self.clock.now, lambda: self.scheduler.leased)
         self.sdk_urls = list(sdk_urls)
         self.workers = workers
         self.poll_interval = poll_interval
@@ -153,7 +156,11 @@ class Engine:
                 if request is None:  # the run has ended, or its function is gone
                     self.machine.apply_call(item, CallFailed(_NO_FUNCTION, retriable=False))
                 else:
+                    started = time.perf_counter()  # real time, whatever the engine's clock
                     outcome = await executor.call(*request, now=self.clock.now())
+                    seconds = time.perf_counter() - started
+                    function = str(request[1]["ctx"]["fn_id"])
+                    self.metrics.call_made(function, item.attempt, seconds, outcome)
                     self.machine.apply_call(item, outcome)
             elif item.kind is QueueKind.AI_REQUEST:
                 memo = await executor.ai_request(item.payload or {})
@@ -168,10 +175,16 @@ class Engine:
                 item.id,
                 item.kind.value,
                 CRASH_DELAY_MS,
+                extra={"run_id": item.run_id},
             )
             self.machine.postpone(item, CRASH_DELAY_MS)
         finally:
             self.scheduler.release(item)
+            # Free the worker before the wake: the done callback runs after the loop has woken,
+            # which with every worker busy would then wait with none free and no wake to come.
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.discard(task)
             self.notify()
 
     # app sync

@@ -545,6 +545,32 @@ class Store:
     def queue_size(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM queue").fetchone()[0])
 
+    # what /metrics reads at scrape time (engine.metrics)
+
+    def run_counts(self) -> dict[str, int]:
+        """Runs by status, in one pass over the status indexes."""
+        rows = self._all("SELECT status, COUNT(*) AS n FROM runs GROUP BY status")
+        return {row["status"]: int(row["n"]) for row in rows}
+
+    def queued_calls(self, now: int, leased: Iterable[int]) -> dict[str, int]:
+        """Queued SDK calls by state: `in_flight` (leased: being made), `ready` (due now, waiting
+        for a worker), `delayed` (due later: a retry's backoff, a throttled start) and
+        `parked` (held by a full concurrency key)."""
+        row = self._one(
+            "SELECT COALESCE(SUM(leased), 0) AS in_flight,"
+            " COALESCE(SUM(NOT leased AND parked IS NULL AND due_at <= ?), 0) AS ready,"
+            " COALESCE(SUM(NOT leased AND parked IS NULL AND due_at > ?), 0) AS delayed,"
+            " COALESCE(SUM(NOT leased AND parked IS NOT NULL), 0) AS parked"
+            " FROM (SELECT due_at, parked, id IN (SELECT value FROM json_each(?)) AS leased"
+            " FROM queue WHERE kind = ?)",
+            now,
+            now,
+            _dumps(sorted(leased)),
+            QueueKind.CALL,
+        )
+        assert row is not None  # an aggregate always answers one row
+        return {state: int(row[state]) for state in ("in_flight", "ready", "delayed", "parked")}
+
     # waits and cancel rules
 
     def add_wait(
