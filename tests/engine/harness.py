@@ -26,6 +26,17 @@ from engine.server import Engine
 
 APP_ID = "test"
 TERMINAL = {"Completed", "Failed", "Cancelled"}
+#: What the inngest SDK reads from the environment to pick its mode, keys and servers.
+SDK_VARIABLES = (
+    "INNGEST_DEV",
+    "INNGEST_BASE_URL",
+    "INNGEST_API_BASE_URL",
+    "INNGEST_EVENT_API_BASE_URL",
+    "INNGEST_SIGNING_KEY",
+    "INNGEST_SIGNING_KEY_FALLBACK",
+    "INNGEST_EVENT_KEY",
+    "INNGEST_STREAMING",
+)
 
 
 def free_port() -> int:

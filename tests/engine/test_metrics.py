@@ -28,7 +28,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engine import logs
 from engine.clock import FakeClock
-from tests.engine.harness import AppThread, EngineThread, eventually, free_port, harness, slug
+from tests.engine.harness import (
+    SDK_VARIABLES,
+    AppThread,
+    EngineThread,
+    eventually,
+    free_port,
+    harness,
+    slug,
+)
 from tests.engine.timing import advance_until
 
 RETRY_INTERVAL_S = 1
@@ -36,16 +44,6 @@ KEY_HEX = "7c3a" * 16
 SIGNING_KEY = f"signkey-test-{KEY_HEX}"
 EVENT_KEY = "evtkey-" + "9d" * 16
 KEY_FORMS = (SIGNING_KEY, KEY_HEX, sdk_hash_signing_key(SIGNING_KEY), EVENT_KEY)
-SDK_VARIABLES = (
-    "INNGEST_DEV",
-    "INNGEST_BASE_URL",
-    "INNGEST_API_BASE_URL",
-    "INNGEST_EVENT_API_BASE_URL",
-    "INNGEST_SIGNING_KEY",
-    "INNGEST_SIGNING_KEY_FALLBACK",
-    "INNGEST_EVENT_KEY",
-    "INNGEST_STREAMING",
-)
 
 
 def samples(http: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -175,13 +173,6 @@ def test_json_lines_carry_context_and_never_a_key() -> None:
     assert line["function"] == "app-fn"
     assert line["level"] == "WARNING"
     assert line["message"] == "keys " + " ".join([logs.REDACTED] * 4)
-
-
-@pytest.fixture
-def cloud_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No INNGEST_* variable of the machine decides the SDK's mode or keys: the test does."""
-    for name in SDK_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -26,31 +26,16 @@ from engine import config as dev_config
 from engine.cli import engine_command
 from engine.clock import FakeClock
 from engine.signing import Signer
-from tests.engine.harness import APP_ID, AppThread, EngineThread, eventually
+from tests.engine.harness import APP_ID, TERMINAL, AppThread, EngineThread, eventually
 
 KEY_HEX = "5e1f" * 16
 SIGNING_KEY = f"signkey-test-{KEY_HEX}"
 OTHER_KEY = "signkey-test-" + "a0b1" * 16
 EVENT_KEY = "evtkey-" + "4f" * 16
-SDK_VARIABLES = (
-    "INNGEST_DEV",
-    "INNGEST_BASE_URL",
-    "INNGEST_API_BASE_URL",
-    "INNGEST_EVENT_API_BASE_URL",
-    "INNGEST_SIGNING_KEY",
-    "INNGEST_SIGNING_KEY_FALLBACK",
-    "INNGEST_EVENT_KEY",
-    "INNGEST_STREAMING",
-)
-TERMINAL = {"Completed", "Failed", "Cancelled"}
 Make = Callable[[inngest.Inngest], list[inngest.Function[Any]]]
 
-
-@pytest.fixture(autouse=True)
-def cloud_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No INNGEST_* variable of the machine decides the SDK's mode or keys: the test does."""
-    for name in SDK_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+# No INNGEST_* variable of the machine decides the SDK's mode or keys: each test does.
+pytestmark = pytest.mark.usefixtures("cloud_mode")
 
 
 def greeter(retries: int = 0) -> Make:

@@ -25,13 +25,12 @@ from sqlalchemy import make_url
 from sqlmodel import Session, select
 
 from engine.clock import FakeClock
-from service.db import create_db_engine, migrate, session_scope
-from service.embeddings import LocalEmbedder
+from service.db import create_db_engine
 from service.events import GITHUB_PUSH
-from service.models import IngestionCommit, Provider
-from service.repositories import connect
+from service.models import IngestionCommit
 from tests.cli.cli_runner import COMMAND
 from tests.engine.harness import EngineThread, eventually, free_port
+from tests.web.repositories import connect_github_repository
 from web.webhooks import signature_of
 
 COPIES = 50
@@ -59,21 +58,7 @@ def engine(tmp_path: Path) -> Iterator[EngineThread]:
 @pytest.fixture
 def secret(database_url: str) -> str:
     """The webhook secret of the connected repository, in a freshly migrated database."""
-    migrate(database_url)
-    db = create_db_engine(database_url)
-    try:
-        with session_scope(db) as session:
-            repository = connect(
-                session,
-                provider=Provider.GITHUB,
-                full_name=FULL_NAME,
-                external_id=str(REPO_ID),
-                default_branch="main",
-                embedder=LocalEmbedder(),
-            )
-        return repository.webhook_secret
-    finally:
-        db.dispose()
+    return connect_github_repository(database_url, FULL_NAME, REPO_ID)
 
 
 @pytest.fixture

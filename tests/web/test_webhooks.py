@@ -17,15 +17,13 @@ import pytest
 from sqlmodel import Session, select
 
 from engine.clock import FakeClock
-from service.db import create_db_engine, migrate, session_scope
 from service.deps import Services
-from service.embeddings import LocalEmbedder
 from service.events import GITHUB_PUSH
-from service.models import IngestionCommit, IngestionStatus, IngestionTrigger, Provider
+from service.models import IngestionCommit, IngestionStatus, IngestionTrigger
 from service.planner import PAYLOAD_COMMIT_LIMIT, ZERO_SHA
-from service.repositories import connect
 from service.settings import Settings
 from tests.engine.harness import EngineThread
+from tests.web.repositories import connect_github_repository
 from web.app import create_app
 from web.webhooks import MAX_BODY_BYTES, signature_of
 
@@ -131,21 +129,7 @@ def settings_for(tmp_path: Path, engine_port: int, database_url: str) -> Setting
 @pytest.fixture
 def secret(database_url: str) -> str:
     """The connected repository's webhook secret, in a freshly migrated database."""
-    migrate(database_url)
-    db = create_db_engine(database_url)
-    try:
-        with session_scope(db) as session:
-            repository = connect(
-                session,
-                provider=Provider.GITHUB,
-                full_name=FULL_NAME,
-                external_id=str(REPO_ID),
-                default_branch="main",
-                embedder=LocalEmbedder(),
-            )
-        return repository.webhook_secret
-    finally:
-        db.dispose()
+    return connect_github_repository(database_url, FULL_NAME, REPO_ID)
 
 
 @asynccontextmanager
