@@ -27,7 +27,8 @@ _ANY_INTERFACE = {"0.0.0.0", "::", ""}  # noqa: S104 - recognised, not bound to
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
+    # An empty variable is an unset one, as compose files and .env templates pass them.
+    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
 
     host: str = Field(
         "127.0.0.1", alias="DOCS_INGEST_HOST", description="Interface the service listens on."

@@ -14,6 +14,7 @@ from service.db import create_db_engine, database_url
 from service.settings import get_settings
 
 target_metadata = SQLModel.metadata
+MIGRATION_LOCK = 0x646F6373  # PostgreSQL advisory lock key held while migrating
 
 
 def _configure(connection: Connection) -> None:
@@ -51,6 +52,10 @@ def run_online() -> None:
                 connection.commit()
             _configure(connection)
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # Replicas starting together migrate one at a time; the next finds the
+                    # schema the first committed. Released with the transaction.
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                 context.run_migrations()
             if sqlite:
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

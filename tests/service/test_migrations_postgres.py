@@ -2,6 +2,8 @@
 
 The database is the PostgreSQL leg's (tests/conftest.py): skipped when no server is given."""
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -11,6 +13,8 @@ from sqlmodel import SQLModel, select
 
 from service.db import create_db_engine, migrate, session_scope
 from service.models import Organization
+
+MIGRATE = "import sys; from service.db import migrate; migrate(sys.argv[1])"
 
 
 def test_migrations_on_postgresql_match_the_models(postgres_database: str) -> None:
@@ -34,5 +38,29 @@ def test_migrations_on_postgresql_match_the_models(postgres_database: str) -> No
         with session_scope(engine) as session:
             org = session.exec(select(Organization)).one()
         assert org.created_at == moment
+    finally:
+        engine.dispose()
+
+
+def test_replicas_starting_together_migrate_one_after_another(postgres_database: str) -> None:
+    """Every replica of `serve` migrates its database at start; on a fresh database, several
+    starting at once all succeed (each its own process, as alembic's context is global)."""
+    migrating = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE, postgres_database],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [(process.wait(120), process.communicate()[0]) for process in migrating]
+
+    assert [code for code, _ in outcomes] == [0] * 4, [output for _, output in outcomes]
+    engine = create_db_engine(postgres_database)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, SQLModel.metadata) == []
     finally:
         engine.dispose()

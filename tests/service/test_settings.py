@@ -18,3 +18,16 @@ def test_the_data_folder_is_the_same_from_any_directory(
     assert Settings().data_dir == here
     assert here.is_absolute()
     assert Settings().sqlalchemy_url == f"sqlite:///{here / 'docs-ingest.db'}"
+
+
+def test_an_empty_variable_is_an_unset_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compose and .env files pass optional settings through as empty strings."""
+    monkeypatch.setenv("DOCS_INGEST_EMBEDDING_RPM", "")
+    monkeypatch.setenv("DOCS_INGEST_PORT", "")
+    monkeypatch.setenv("DATABASE_URL", "")
+
+    settings = Settings()
+
+    assert settings.embedding_rpm is None
+    assert settings.port == 8000
+    assert settings.database_url is None
