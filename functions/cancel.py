@@ -4,11 +4,16 @@ the `cancel` rules of the functions themselves)."""
 from typing import Any
 
 import inngest
+from pydantic import BaseModel
 
-from functions.steps import in_session
+from functions.steps import event_data, in_session
 from service import jobs
 from service.deps import Services
 from service.events import INGESTION_CANCELLED
+
+
+class CancelledEvent(BaseModel):
+    ingestion_id: int
 
 
 def create_cancel(client: inngest.Inngest, services: Services) -> inngest.Function[Any]:
@@ -18,7 +23,7 @@ def create_cancel(client: inngest.Inngest, services: Services) -> inngest.Functi
         trigger=inngest.TriggerEvent(event=INGESTION_CANCELLED),
     )
     async def cancel(ctx: inngest.Context) -> None:
-        ingestion_id = int(str(ctx.event.data["ingestion_id"]))
+        ingestion_id = event_data(CancelledEvent, ctx).ingestion_id
         await ctx.step.run("cancel", in_session, services, jobs.cancel, ingestion_id)
 
     return cancel

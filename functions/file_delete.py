@@ -10,7 +10,7 @@ import inngest
 
 from functions.file_rows import FileResult, FileRows, IndexChange
 from functions.ingestion import CANCEL_MATCH
-from functions.steps import send_files_done, translating
+from functions.steps import event_data, send_files_done, translating
 from service import jobs, metrics
 from service.deps import Services
 from service.events import FILE_DELETE, INGESTION_CANCELLED
@@ -29,7 +29,7 @@ def create_file_delete(client: inngest.Inngest, services: Services) -> inngest.F
         retries=3,
     )
     async def file_delete(ctx: inngest.Context) -> dict[str, Any]:
-        task = FileTask.model_validate(ctx.event.data)
+        task = event_data(FileTask, ctx)
         started = utc_now()
         state = await translating(rows.look_up(task))
         outcome = state.recorded

@@ -21,7 +21,13 @@ import inngest
 
 from functions.file_rows import FileResult, FileRows, IndexChange
 from functions.ingestion import CANCEL_MATCH
-from functions.steps import FailedRun, notify_if_done, send_files_done, translating
+from functions.steps import (
+    FailedRun,
+    event_data,
+    notify_if_done,
+    send_files_done,
+    translating,
+)
 from service import jobs, metrics
 from service.chunking import ChunkedDocument
 from service.deps import Services
@@ -72,7 +78,7 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
         on_failure=record_failure,
     )
     async def file_process(ctx: inngest.Context) -> dict[str, Any]:
-        task = FileTask.model_validate(ctx.event.data)
+        task = event_data(FileTask, ctx)
         started = utc_now()
         state = await translating(rows.look_up(task))
         if state.recorded is not None:

@@ -1,17 +1,26 @@
 """`docs-ingestion`: one run per push (or manual sync) that plans the job and fans out its files.
 
-Steps: mark running → load `lightfast.yml` at the pushed sha → resolve the store → plan →
-record the plan as `ingestion_file` rows → send `docs/file.process` / `docs/file.delete` events
-in batches → wait for `docs/ingestion.files-done` → finalize from the rows.
+Steps: wait for the repository's earlier jobs to end → mark running → load `lightfast.yml` at
+the pushed sha → resolve the store → plan → record the plan as `ingestion_file` rows → send
+`docs/file.process` / `docs/file.delete` events in batches → wait for
+`docs/ingestion.files-done` → finalize from the rows → send `docs/ingestion.ended`.
+
+The jobs of one repository run one after another. A job planned while an earlier one still writes
+would read the index before that job's files land, and a file both change could end at the
+earlier, older version. The concurrency limit per repository does not order them: a run waiting
+for an event holds no slot. So a job first waits, still queued, until every earlier job of its
+repository whose event was sent has ended (`docs/ingestion.ended` wakes it).
 
 A wait only sees events sent after it begins, and the last file can finish between the count of
-pending rows and the start of the wait: its `files-done` is then lost. So the rows are counted
-again after every wait, and each wait lasts about as long as the pending files should take at
-the job's pace so far (`wait_timeout`): a lost wake-up near the end of a job costs the time of
-its last few files, not a fixed long wait.
+pending rows and the start of the wait: its `files-done` is then lost (under load, when calls
+queue for seconds, about one job in ten). So the rows are counted again after every wait, and a
+wait lasts no longer than the pending files should take at the job's pace so far, than 2ⁿ
+seconds at its n-th wait, or than 30 s (`wait_timeout`): a lost wake-up costs a short job a few
+seconds and a long one at most 30 s, for one count every 30 s while it runs.
 """
 
 import datetime
+import itertools
 import json
 import logging
 import math
@@ -21,7 +30,7 @@ import inngest
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from functions.steps import FailedRun, in_session, translating
+from functions.steps import FailedRun, event_data, in_session, translating
 from service import jobs, logs, metrics
 from service.config import CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
 from service.deps import Services
@@ -31,7 +40,9 @@ from service.events import (
     FILES_DONE,
     GITHUB_PUSH,
     INGESTION_CANCELLED,
+    INGESTION_ENDED,
     SYNC_REQUESTED,
+    ingestion_ended,
 )
 from service.indexing import FileTask
 from service.models import FileAction, IngestionCommit, IngestionStatus, utc_now
@@ -49,7 +60,7 @@ from service.planner import (
 FAN_OUT_EVENTS = 1000
 FAN_OUT_BYTES = 1024 * 1024
 FIRST_WAIT = datetime.timedelta(seconds=1)
-LONGEST_WAIT = datetime.timedelta(minutes=5)
+LONGEST_WAIT = datetime.timedelta(seconds=30)
 NARROW_READS_UP_TO = 1000  # paths; a longer list costs more as a filter than a full read
 GIVE_UP_AFTER = datetime.timedelta(days=1)  # then the job is finalized with files still pending
 CANCEL_MATCH = "async.data.ingestion_id == event.data.ingestion_id"
@@ -78,11 +89,14 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
         failed = FailedRun.model_validate(ctx.event.data)
         job_id = int(failed.original_data["ingestion_id"])
 
-        async def mark() -> None:
+        async def mark() -> int:
             log.warning("job %s failed: %s", job_id, failed.message)
-            metrics.job_ended(await in_session(services, _fail, job_id, failed.message))
+            job = await in_session(services, _fail, job_id, failed.message)
+            metrics.job_ended(job)
+            return job.repository_id
 
-        await ctx.step.run("mark-failed", mark)
+        repository_id = await ctx.step.run("mark-failed", mark)
+        await ctx.step.send_event("announce-end", ingestion_ended(job_id, repository_id))
 
     @client.create_function(
         fn_id="docs-ingestion",
@@ -97,8 +111,18 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
         on_failure=mark_failed,
     )
     async def ingestion(ctx: inngest.Context) -> dict[str, Any]:
-        event = IngestionEvent.model_validate(ctx.event.data)
+        event = event_data(IngestionEvent, ctx)
         job_id = event.ingestion_id
+        for attempt in itertools.count():
+            earlier = await ctx.step.run("earlier-job", _earlier_job, services, job_id)
+            if earlier is None:
+                break
+            await ctx.step.wait_for_event(
+                "earlier-job-ended",
+                event=INGESTION_ENDED,
+                if_exp=f"async.data.ingestion_id == {earlier}",
+                timeout=backoff(attempt),
+            )
 
         async def mark_running() -> dict[str, Any]:
             def work(session: Session) -> dict[str, Any]:
@@ -168,15 +192,16 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
         for number, batch in enumerate(fan_out_batches(tasks)):
             await ctx.step.send_event(f"fan-out-{number}", batch)
 
-        while True:
+        for waits in itertools.count():
             progress = await ctx.step.run("count-pending", _progress, services, job_id)
             if not progress["pending"] or progress["elapsed"] > GIVE_UP_AFTER.total_seconds():
                 break
+            pace = (progress["pending"], progress["done"], progress["elapsed"])
             await ctx.step.wait_for_event(
                 "files-done",
                 event=FILES_DONE,
                 if_exp=f"async.data.ingestion_id == {job_id}",
-                timeout=wait_timeout(progress["pending"], progress["done"], progress["elapsed"]),
+                timeout=wait_timeout(*pace, waits=waits),
             )
 
         async def finalize() -> dict[str, Any]:
@@ -196,9 +221,15 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
                 "plan": planned["reason"],
             }
 
-        return await ctx.step.run("finalize", finalize)
+        ended = await ctx.step.run("finalize", finalize)
+        await ctx.step.send_event("announce-end", ingestion_ended(job_id, event.repository_id))
+        return ended
 
     return ingestion
+
+
+async def _earlier_job(services: Services, job_id: int) -> int | None:
+    return await in_session(services, jobs.earlier_unfinished, job_id)
 
 
 def _fail(session: Session, job_id: int, message: str) -> IngestionCommit:
@@ -220,14 +251,21 @@ def fan_out_batches(events: list[inngest.Event]) -> list[list[inngest.Event]]:
     return batches
 
 
-def wait_timeout(pending: int, done: int, elapsed: float) -> datetime.timedelta:
-    """How long the pending files should take at the pace of the files done so far.
+def wait_timeout(pending: int, done: int, elapsed: float, waits: int) -> datetime.timedelta:
+    """How long the pending files should take at the pace of the files done so far, within
+    2^`waits` seconds and LONGEST_WAIT (see the module's docstring).
 
     Whole seconds: the SDK refuses a wait timeout with a fraction of a second.
     """
     per_file = elapsed / done if done else FIRST_WAIT.total_seconds()
     expected = datetime.timedelta(seconds=math.ceil(pending * per_file))
-    return max(FIRST_WAIT, min(expected, LONGEST_WAIT))
+    return max(FIRST_WAIT, min(expected, backoff(waits)))
+
+
+def backoff(attempt: int) -> datetime.timedelta:
+    """FIRST_WAIT doubled `attempt` times, at most LONGEST_WAIT."""
+    doubled: datetime.timedelta = FIRST_WAIT * 2 ** min(attempt, 16)
+    return min(doubled, LONGEST_WAIT)
 
 
 async def _plan(

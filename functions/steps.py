@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import inngest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from service import db, metrics
 from service.deps import Services
@@ -21,6 +21,7 @@ from service.sources import SourceError
 from service.vectors import VectorStoreError
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 async def in_session(services: Services, work: Callable[..., T], *args: object) -> T:
@@ -41,6 +42,18 @@ async def translating(work: Awaitable[T]) -> T:
         if not exc.retriable:
             raise inngest.NonRetriableError(str(exc)) from exc
         raise
+
+
+def event_data(model: type[M], ctx: inngest.Context) -> M:
+    """The triggering event's data as `model`. Data that does not fit never will, so the run
+    fails at once, naming the field, instead of being retried for minutes."""
+    try:
+        return model.model_validate(ctx.event.data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "data"
+        problem = f"malformed {ctx.event.name} event: {where}: {first['msg']}"
+        raise inngest.NonRetriableError(problem) from exc
 
 
 class FailedRun(BaseModel):

@@ -24,7 +24,7 @@ from router.live import LiveAnswer, LiveKey
 from router.procedure import MAX_ID, Context, Id, ProcedureInput, ProcedureOutput
 from router.starting import send_ingestion_event
 from service import jobs, logs, metrics
-from service.events import INGESTION_CANCELLED
+from service.events import INGESTION_CANCELLED, ingestion_ended
 from service.models import (
     ConnectedRepository,
     FileStatus,
@@ -299,7 +299,7 @@ async def _cancel_one(context: Context, job_id: int) -> None:
     logs.bind(job_id=job_id)
     org = context.caller.organization_id
 
-    def end(session: Session) -> None:
+    def end(session: Session) -> int:
         _found(views.find(session, org, job_id), job_id, context)
         job = jobs.lock_job(session, job_id)  # a job that ends meanwhile is not cancelled over
         if job.status not in jobs.UNFINISHED:
@@ -307,13 +307,16 @@ async def _cancel_one(context: Context, job_id: int) -> None:
                 ErrorCode.PRECONDITION_FAILED, f"job #{job_id} already ended {job.status.value}"
             )
         jobs.cancel(session, job_id)
+        return job.repository_id
 
-    await context.in_session(end)
-    event = inngest.Event(
+    repository_id = await context.in_session(end)
+    cancelled = inngest.Event(
         name=INGESTION_CANCELLED, id=f"{job_id}:cancelled", data={"ingestion_id": job_id}
     )
-    try:
-        await metrics.send_events(context.services.inngest, [event])
+    try:  # the repository's next job, if one waits for this one, goes on at once
+        await metrics.send_events(
+            context.services.inngest, [cancelled, ingestion_ended(job_id, repository_id)]
+        )
     except Exception as exc:  # the SDK raises several types; every one means "not sent"
         # The row has ended, and the file runs still to start skip a cancelled job's files.
         log.warning("job %s: cancelled, but Inngest could not be told: %s", job_id, exc)

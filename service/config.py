@@ -12,6 +12,8 @@ Globs are matched against repository-relative paths such as `docs/guide/intro.md
 - `**/` matches zero or more directories, so `**/*.md` matches `README.md` and `a/b/c.md`; a
   trailing `/**` (or just a trailing `/`) matches everything inside a directory;
 - a pattern without `**/` is anchored: `*.md` matches `README.md` but not `docs/README.md`;
+- a leading `/` anchors at the repository's root too (`/docs/**` is `docs/**`), never at the
+  filesystem's; a `.` or `..` segment is refused, as no path in a repository has one;
 - matching is case-sensitive, like git.
 """
 
@@ -71,6 +73,11 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
     segments = body.split("/")
     if "" in segments:
         raise GlobError("has an empty path segment ('//')")
+    outside = next((segment for segment in segments if segment in (".", "..")), None)
+    if outside is not None:
+        raise GlobError(
+            f"has a '{outside}' segment: globs match paths inside the repository, from its root"
+        )
     parts: list[str] = []
     for index, segment in enumerate(segments):
         last = index == len(segments) - 1

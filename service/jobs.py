@@ -350,6 +350,23 @@ def finalize(
     return job
 
 
+def earlier_unfinished(session: Session, ingestion_id: int) -> int | None:
+    """The latest earlier job of the same repository that is still to end and whose event was
+    sent (a job whose event was never sent may never run, and must not hold the next ones)."""
+    job = get_job(session, ingestion_id)
+    return session.exec(
+        select(IngestionCommit.id)
+        .where(
+            IngestionCommit.repository_id == job.repository_id,
+            col(IngestionCommit.id) < ingestion_id,
+            col(IngestionCommit.status).in_(UNFINISHED),
+            col(IngestionCommit.event_id).is_not(None),
+        )
+        .order_by(col(IngestionCommit.id).desc())
+        .limit(1)
+    ).first()
+
+
 def unfinished_retry(session: Session, ingestion_id: int) -> int | None:
     """A queued or running retry of the job, if there is one."""
     return session.exec(

@@ -17,6 +17,9 @@ from service.sources import TreeEntry
 ZERO_SHA = "0" * 40
 # GitHub lists at most this many commits in a push payload; a longer push is truncated.
 PAYLOAD_COMMIT_LIMIT = 20
+# PATH_MAX: git cannot check out a longer path, so no push GitHub sends names one.
+MAX_PATH_BYTES = 4096
+_SHOWN_PATH_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,32 @@ class Push:
     created: bool = False
     commits: Sequence[Mapping[str, Any]] = ()
     truncated: bool = False
+
+
+def path_problem(path: str) -> str | None:
+    """Why `path` cannot name a file in a git repository, or None when it can.
+
+    Git stores names relative to the root, segment by segment, NUL-terminated, and refuses `.`,
+    `..`, empty and `.git` segments; a push payload naming such a path was not made by git, and
+    is refused before its paths reach git. Other control characters are valid in a name.
+    """
+    shown = repr(path if len(path) <= _SHOWN_PATH_CHARS else path[:_SHOWN_PATH_CHARS] + "...")
+    if not path:
+        why = "it is empty"
+    elif "\0" in path:
+        why = "it contains a NUL character"
+    elif path.startswith("/"):
+        why = "it is absolute (paths are relative to the repository's root)"
+    elif len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        why = f"it is over {MAX_PATH_BYTES} bytes"
+    else:
+        bad = next(
+            (s for s in path.split("/") if s in ("", ".", "..") or s.lower() == ".git"), None
+        )
+        if bad is None:
+            return None
+        why = f"it has a {bad!r} segment" if bad else "it has an empty segment"
+    return f"{shown} cannot be a path in a repository: {why}"
 
 
 def changed_paths(push: Push) -> set[str]:

@@ -5,20 +5,27 @@ The request path only verifies, records and sends: the delivery's row in `ingest
 `github/push` event whose id is the delivery id. Everything else happens in the functions.
 GitHub delivers in bursts (a merge train, a mass redelivery), so the path's database work and
 event sends are batched across concurrent deliveries (`PushIntake`).
+
+A delivery that can never start a job (a bad signature, a malformed payload, a path no repository
+can hold) is a 4xx that says why, before anything is recorded; one of an event other than push
+is acknowledged as ignored, as GitHub lists any other answer as a failed delivery.
 """
 
 import hashlib
 import hmac
+import json
 import logging
+import re
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import inngest
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -34,7 +41,7 @@ from service.models import (
     IngestionTrigger,
     utc_now,
 )
-from service.planner import PAYLOAD_COMMIT_LIMIT
+from service.planner import PAYLOAD_COMMIT_LIMIT, path_problem
 
 log = logging.getLogger("web.webhooks")
 
@@ -42,6 +49,17 @@ MAX_BODY_BYTES = 25 * 1024 * 1024
 EVENT_HEADER = "x-github-event"
 DELIVERY_HEADER = "x-github-delivery"
 SIGNATURE_HEADER = "x-hub-signature-256"
+# The events the webhook acts on. GitHub marks a delivery failed unless it gets a 2xx, so any
+# other event is acknowledged as ignored.
+PUSH_EVENT, PING_EVENT = "push", "ping"
+# GitHub's delivery ids are GUIDs; a longer one would not fit PostgreSQL's unique index.
+MAX_DELIVERY_ID = 200
+# A webhook GitHub sends as a form (content type application/x-www-form-urlencoded).
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# Inngest takes events of up to 256 KiB: a push naming more paths than fit in this many bytes is
+# sent without them, and planned from the whole tree as a truncated push is.
+MAX_COMMITS_BYTES = 64 * 1024
 # How long a copy of a delivery that is sending its job's event holds that right; a sender that
 # died is replaced by a redelivery after this.
 CLAIM_EXPIRES_AFTER = timedelta(seconds=60)
@@ -49,24 +67,53 @@ CLAIM_EXPIRES_AFTER = timedelta(seconds=60)
 router = APIRouter()
 
 
+def _possible_path(path: str) -> str:
+    problem = path_problem(path)
+    if problem is not None:
+        raise PydanticCustomError("path", "{problem}", {"problem": problem})
+    return path
+
+
+def _commit_sha(sha: str) -> str:
+    if not COMMIT_SHA.fullmatch(sha):
+        shown = sha if len(sha) <= 80 else sha[:80] + "..."
+        raise PydanticCustomError(
+            "sha",
+            "must be a commit sha of 40 or 64 lowercase hex digits (got '{sha}')",
+            {"sha": shown},
+        )
+    return sha
+
+
+RepositoryPath = Annotated[str, AfterValidator(_possible_path)]
+CommitSha = Annotated[str, AfterValidator(_commit_sha)]
+
+
+def _repository_id(value: int | str) -> int | str:
+    # It is looked up in a text column, where PostgreSQL refuses NUL.
+    if isinstance(value, str) and "\x00" in value:
+        raise PydanticCustomError("nul", "must not contain the NUL character (\\u0000)")
+    return value
+
+
 class PushRepository(BaseModel):
-    id: int | str
+    id: Annotated[int | str, AfterValidator(_repository_id)]
     full_name: str
 
 
 class PushCommit(BaseModel):
     id: str
-    added: list[str] = []
-    modified: list[str] = []
-    removed: list[str] = []
+    added: list[RepositoryPath] = []
+    modified: list[RepositoryPath] = []
+    removed: list[RepositoryPath] = []
 
 
 class PushPayload(BaseModel):
     """The parts of GitHub's push payload that ingestion uses."""
 
     ref: str
-    before: str
-    after: str
+    before: CommitSha
+    after: CommitSha
     created: bool = False
     deleted: bool = False
     forced: bool = False
@@ -111,14 +158,24 @@ async def github_webhook(request: Request) -> JSONResponse:
     ]
     if missing:
         return _answer(400, error=f"missing header(s): {', '.join(missing)}")
+    event = request.headers[EVENT_HEADER]
+    if event not in (PUSH_EVENT, PING_EVENT):
+        return _answer(202, ignored=f"{event} events are not ingested, only push events")
+    delivery = request.headers[DELIVERY_HEADER]
+    if len(delivery) > MAX_DELIVERY_ID:
+        return _answer(400, error=f"{DELIVERY_HEADER} is over {MAX_DELIVERY_ID} characters")
+    if request.headers.get("content-type", "").startswith(FORM_CONTENT_TYPE):
+        return _answer(
+            415,
+            error=f"the webhook sends {FORM_CONTENT_TYPE}; set its content type to "
+            "application/json in the repository's webhook settings",
+        )
     body = await _read_body(request)
     if body is None:
         return _answer(413, error=f"payload over {MAX_BODY_BYTES // (1024 * 1024)} MB")
-    event = request.headers[EVENT_HEADER]
-    delivery = request.headers[DELIVERY_HEADER]
     logs.bind(delivery_id=delivery)
     try:
-        payload_model = PushPayload if event == "push" else PingPayload
+        payload_model = PushPayload if event == PUSH_EVENT else PingPayload
         payload = payload_model.model_validate_json(body)
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -276,6 +333,8 @@ async def _accept_push(
     logs.bind(job_id=job.id)
     if job.sent:
         return _answer(200, job_id=job.id, status=job.status, duplicate=True)
+    commits = [c.model_dump(include={"added", "modified", "removed"}) for c in push.commits]
+    too_long = len(json.dumps(commits)) > MAX_COMMITS_BYTES
     truncated = push.size is not None and push.size > len(push.commits)
     data = {
         "ingestion_id": job.id,
@@ -284,8 +343,8 @@ async def _accept_push(
         "after": push.after,
         "forced": push.forced,
         "created": push.created,
-        "truncated": truncated or len(push.commits) >= PAYLOAD_COMMIT_LIMIT,
-        "commits": [c.model_dump(include={"added", "modified", "removed"}) for c in push.commits],
+        "truncated": truncated or too_long or len(push.commits) >= PAYLOAD_COMMIT_LIMIT,
+        "commits": [] if too_long else commits,
     }
     try:
         event_id = await intake.send(inngest.Event(name=GITHUB_PUSH, id=delivery, data=data))

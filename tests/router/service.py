@@ -85,9 +85,11 @@ def running_router(
     settings = Settings(  # type: ignore[call-arg]
         DOCS_INGEST_DATA_DIR=str(tmp_path / "data"),
         DATABASE_URL=database_url,
-        # No engine listens there: an event the router sends fails at once.
-        DOCS_INGEST_ENGINE_PORT=unused_port(),
-        **overrides,
+        **{
+            # No engine listens there: an event the router sends fails at once.
+            "DOCS_INGEST_ENGINE_PORT": unused_port(),
+            **overrides,
+        },
     )
     migrate(settings.sqlalchemy_url)
     services = Services.create(settings)
