@@ -414,8 +414,14 @@ def _duration_seconds(value: str) -> float | None:
     return sum(float(number) * _DURATION_UNIT_SECONDS[unit] for number, unit in parts)
 
 
-def _retry_after_seconds(headers: Mapping[str, str], *, now: datetime) -> float | None:
-    """How long the server asks us to wait, from its headers, or None when it did not say."""
+def _retry_after_seconds(
+    headers: Mapping[str, str], *, now: datetime, rate_limited: bool
+) -> float | None:
+    """How long the server asks us to wait, from its headers, or None when it did not say.
+
+    The rate-limit resets answer it for a 429 only: on a server error they tell when the
+    account's budget refills (often milliseconds away), not when the server recovers, and a
+    retry that soon would hammer a failing server; the caller backs off instead."""
     if (milliseconds := headers.get(HEADER_RETRY_AFTER_MS)) is not None:
         try:
             return max(float(milliseconds) / 1000, 0.0)
@@ -429,6 +435,8 @@ def _retry_after_seconds(headers: Mapping[str, str], *, now: datetime) -> float 
                 return max((parsedate_to_datetime(retry_after) - now).total_seconds(), 0.0)
             except (TypeError, ValueError):
                 pass
+    if not rate_limited:
+        return None
     resets = {
         remaining: seconds
         for remaining, reset in RATE_LIMIT_HEADERS
@@ -549,7 +557,11 @@ class OpenAIEmbedder:
             message += f" (request id {exc.request_id})"
         self.last_headers = exc.response.headers  # a 429 also says where the account stands
         retry_after = (
-            _retry_after_seconds(exc.response.headers, now=datetime.now(UTC)) if retriable else None
+            _retry_after_seconds(
+                exc.response.headers, now=datetime.now(UTC), rate_limited=status == 429
+            )
+            if retriable
+            else None
         )
         return EmbeddingError(message, retriable=retriable, retry_after=retry_after, status=status)
 

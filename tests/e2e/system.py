@@ -280,14 +280,22 @@ class System:
 
 @contextmanager
 def running_system(
-    tmp_path: Path, database_url: str | None = None, *, signed: bool = False, **settings: Any
+    tmp_path: Path,
+    database_url: str | None = None,
+    *,
+    signed: bool = False,
+    engine: EngineThread | None = None,
+    **settings: Any,
 ) -> Iterator[System]:
     """The system on `database_url` (the `database_url` fixture's; None: the default SQLite
     file in the data folder). The engine keeps its own SQLite file, as it does in `serve`.
     `signed`: engine and app in signed mode, with SIGNING_KEY and EVENT_KEY, as `serve` runs
-    them with DOCS_INGEST_ENGINE=embedded and both keys."""
+    them with DOCS_INGEST_ENGINE=embedded and both keys. `engine`: one the caller started and
+    stops (a test that stops Inngest and starts it again), instead of one of its own."""
     keys: dict[str, Any] = {"signing_key": SIGNING_KEY, "event_keys": [EVENT_KEY]} if signed else {}
-    engine = EngineThread(tmp_path / "engine.db", None, retry_interval=1, **keys)
+    own_engine = engine is None
+    if engine is None:
+        engine = EngineThread(tmp_path / "engine.db", None, retry_interval=1, **keys)
     if signed:  # the caller's settings win, so a test can give the app a wrong key
         settings = {
             "DOCS_INGEST_ENGINE": "embedded",
@@ -315,4 +323,5 @@ def running_system(
             yield system
     finally:
         app.stop()
-        engine.stop()
+        if own_engine:
+            engine.stop()

@@ -61,13 +61,14 @@ def eventually(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
 class EngineThread:
     """The engine's API and queue loop on a background thread with its own event loop."""
 
-    def __init__(self, db: Path, clock: FakeClock | None, **options: Any) -> None:
+    def __init__(self, db: Path, clock: FakeClock | None, *, port: int = 0, **options: Any) -> None:
+        """`port`: where to listen (0: any free port), e.g. where an engine stopped before."""
         self.clock = clock
         self.engine = Engine(db, clock=clock, poll_interval=None, **options)
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
-        self.port = 0
+        self.port = port
         self.thread = threading.Thread(target=self._main, daemon=True)
         self.thread.start()
         if not self._ready.wait(10):
@@ -82,7 +83,7 @@ class EngineThread:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         server, serving = await start_server(
-            create_api(self.engine), "127.0.0.1", 0, lifespan="off"
+            create_api(self.engine), "127.0.0.1", self.port, lifespan="off"
         )
         self.port = server.servers[0].sockets[0].getsockname()[1]
         running = asyncio.create_task(self.engine.run())

@@ -304,6 +304,26 @@ def test_openai_rate_limit_is_retriable_after_the_servers_wait(
     assert "429" in str(error) and "text-embedding-3-small" in str(error)
 
 
+def test_a_server_error_waits_for_its_retry_after_not_for_the_budgets_reset(
+    openai_router: respx.Router,
+) -> None:
+    """The rate-limit headers on a 5xx tell when the account's budget refills (milliseconds
+    away), not when the server recovers: the caller backs off instead."""
+    budget = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "20ms"}
+    openai_router.post("/embeddings").mock(
+        side_effect=[
+            httpx.Response(503, headers=budget, json={"error": {"message": "overloaded"}}),
+            httpx.Response(502, headers=budget | {"retry-after": "3"}, json={"error": {}}),
+        ]
+    )
+    embedder = make_openai(openai_router)
+
+    without, with_wait = embed_error(embedder, ["text"]), embed_error(embedder, ["text"])
+
+    assert without.retriable and without.retry_after is None
+    assert with_wait.retriable and with_wait.retry_after == 3.0
+
+
 @pytest.mark.parametrize("api_key", [API_KEY, "compatible-server-secret-42"])
 @pytest.mark.parametrize("status", [400, 401, 403])
 def test_openai_client_errors_are_not_retriable_and_never_show_the_key(
