@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from router.auth import Caller
@@ -36,9 +36,28 @@ class ProcedureKind(StrEnum):
 
 
 class ProcedureInput(BaseModel):
-    """Unknown fields are refused, so a misspelt one is a 400 that names it, not ignored."""
+    """Unknown fields are refused, so a misspelt one is a 400 that names it, not ignored.
+
+    So is a string no database can take (PostgreSQL's text refuses NUL, UTF-8 a lone surrogate,
+    which JSON's `\\ud800` escapes can spell), and which git refuses as an argument: a 400 naming
+    the field, not a 500 from the query or the command it would reach.
+    """
 
     model_config = ConfigDict(alias_generator=to_camel, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            if "\x00" in text:
+                raise ValueError("must not contain the NUL character (\\u0000)")
+            try:
+                text.encode()
+            except UnicodeEncodeError as exc:
+                raise ValueError("must be valid Unicode (it has a lone surrogate)") from exc
+        return value
 
 
 class NoInput(ProcedureInput):

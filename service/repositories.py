@@ -80,10 +80,11 @@ def connect(
             select(ConnectedRepository).where(ConnectedRepository.external_id == external_id)
         ).first()
         if same_folder is not None:
-            raise RepositoryError(
-                f"{local_path} is already connected as {same_folder.full_name} "
-                f"(id {same_folder.id})"
-            )
+            # Another organization's repository is not named: its name and id are its own.
+            which = "by another organization"
+            if same_folder.organization_id == org.id:
+                which = f"as {same_folder.full_name} (id {same_folder.id})"
+            raise RepositoryError(f"{local_path} is already connected {which}")
     if existing is not None:
         where = f" at {existing.local_path}" if existing.local_path else ""
         raise RepositoryError(f"{full_name} is already connected{where} (id {existing.id})")
@@ -142,7 +143,11 @@ async def local_checkout(path: Path, branch: str | None) -> tuple[Path, str]:
     def inspect() -> tuple[Path, str]:
         if not path.is_absolute():
             raise RepositoryError(f"{path} is not an absolute path")
-        if not path.is_dir():
+        try:
+            folder = path.is_dir()
+        except OSError as exc:  # a name too long, a folder the service may not read
+            raise RepositoryError(f"{path} cannot be read: {exc.strerror}") from exc
+        if not folder:
             raise RepositoryError(f"{path} is not a folder on the service's machine")
         top = repository_top(path)
         chosen = branch or _git(top, "symbolic-ref", "--quiet", "--short", "HEAD")

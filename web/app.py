@@ -3,6 +3,7 @@ health, readiness and metrics."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache, partial
 
 import inngest.fast_api
 from fastapi import FastAPI
@@ -11,8 +12,11 @@ from functions import build_functions
 from router.endpoint import create_router
 from router.inngest_api import create_inngest_api
 from router.live import LiveStatus
+from router.openapi import WebhookDoc, openapi_document
+from router.procedures import PROCEDURES
 from service.deps import Services
 from service.settings import Settings
+from web import webhooks
 from web.operations import create_operations_router
 from web.ui import create_ui_router
 from web.webhooks import PushIntake
@@ -32,7 +36,17 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         await live.aclose()
         await services.aclose()
 
-    app = FastAPI(title="docs-ingest", lifespan=lifespan)
+    # No /docs or /redoc: they load their scripts from a CDN, and pages here must work offline.
+    app = FastAPI(title="docs-ingest", lifespan=lifespan, docs_url=None, redoc_url=None)
+    webhook = WebhookDoc(
+        webhooks.EVENT_HEADER,
+        webhooks.DELIVERY_HEADER,
+        webhooks.SIGNATURE_HEADER,
+        (webhooks.PushPayload, webhooks.PingPayload),
+        webhooks.MAX_BODY_BYTES,
+    )
+    document = partial(openapi_document, PROCEDURES, webhook, title=app.title, version=app.version)
+    app.openapi = cache(document)  # type: ignore[method-assign]
     app.state.services = services
     app.state.push_intake = PushIntake(services.db, services.inngest)
     client = services.inngest
