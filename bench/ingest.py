@@ -56,8 +56,8 @@ The initial push runs --rounds times (fresh data folder and `serve` each time); 
 the median run. Run with `.venv/bin/python bench/ingest.py`: 2,000 files take about a minute and
 a half, 2.75 minutes with --rate-limited (2 cores, the service at 52 s for the initial push);
 --files scales it down. The local model embeds about 20 chunks/s on 2 cores, in the plain script
-and in `serve` alike: --embedder local --files 100 takes about a minute. Not a test: nothing
-imports it.
+and in `serve` alike: --embedder local --files 100 takes about a minute. Not a test. The processes
+it runs are bench/processes.py's; bench/load.py borrows its generated pages and its tables.
 """
 
 import argparse
@@ -69,25 +69,32 @@ import math
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 from fake_embeddings import text_hash
+from processes import (
+    FAKE_API_KEY,
+    EmbedStats,
+    FakeEmbeddings,
+    RateLimits,
+    Serve,
+    free_port,
+    model_of,
+    post,
+)
 from serve_probe import PeakRss, Peaks, StepTimes, step_times
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from cli.pushes import push_payload
 from service.chunking import ChunkedDocument
@@ -114,7 +121,6 @@ BRANCH = "main"
 OTHER_BRANCH = "bench-other"
 REPO_NAME = "bench-docs"
 COLLECTION = "bench"
-FAKE_API_KEY = "fake"
 # Chunks per request (per inference) of the plain script: the issue's floors.
 OPENAI_BATCH = 64
 LOCAL_BATCH = 32
@@ -265,127 +271,13 @@ async def planned_files(source: LocalGitSource) -> Planned:
 # --- processes ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its waited-for children (its git calls); Linux only."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
 def own_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system + times.children_user + times.children_system
 
 
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            value = check()
-            if value:
-                return value
-        time.sleep(0.05)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGINT)  # a clean stop: Qdrant Edge flushes, --profile is written
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-@dataclass(frozen=True)
-class EmbedStats:
-    requests: int  # answered with vectors
-    inputs: int
-    tokens: int
-    refused: int  # answered 429
-    too_large: int  # of which: a request of more tokens than the TPM
-    peak_in_flight: int
-    first_arrival: float | None  # time.time() of the first request
-    last_answer: float | None  # time.time() of the last answer
-    hashes: list[str]
-
-    @property
-    def refused_share(self) -> float:
-        return self.refused / max(1, self.requests + self.refused)
-
-
-@dataclass(frozen=True)
-class RateLimits:
-    rpm: int  # 0 = none
-    tpm: int
-    fresh: bool  # budgets start full, not spent
-    told: bool  # the service gets them as settings
-
-    def describe(self) -> str:
-        pairs = (("RPM", self.rpm), ("TPM", self.tpm))
-        limits = ", ".join(f"{name} {value:,}" for name, value in pairs if value)
-        start = "full (a fresh account)" if self.fresh else "spent (after a minute at the limit)"
-        told = "told to the service" if self.told else "not told: the service reads the headers"
-        return f"{limits}; {told}; budgets start {start}"
-
-
-class FakeEmbeddings:
-    """bench/fake_embeddings.py in a subprocess on a free loopback port."""
-
-    def __init__(self, latency_ms: float, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        script = Path(__file__).with_name("fake_embeddings.py")
-        command = [sys.executable, str(script), "--port", str(self.port)]
-        with log.open("w") as out:
-            self.process = subprocess.Popen(
-                [*command, "--latency-ms", str(latency_ms)], stdout=out, stderr=subprocess.STDOUT
-            )
-        self.http = httpx.Client(base_url=self.url, timeout=30)
-        wait_until(lambda: self.http.get("/health").is_success, "the fake embeddings server")
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/v1"
-
-    def reset(self) -> None:
-        """Counters to zero and the rate-limit budgets started again."""
-        self.http.post("/stats/reset").raise_for_status()
-
-    def limit(self, limits: RateLimits | None) -> None:
-        body = {"rpm": 0, "tpm": 0} if limits is None else vars(limits)
-        self.http.post("/limits", json=body).raise_for_status()
-
-    def stats(self) -> EmbedStats:
-        body = self.http.get("/stats").json()
-        return EmbedStats(
-            body["requests"],
-            body["inputs"],
-            body["tokens"],
-            body["refused"],
-            body["too_large"],
-            body["peak_in_flight"],
-            body["first_arrival"],
-            body["last_answer"],
-            body["hashes"],
-        )
-
-    def close(self) -> None:
-        self.http.close()
-        self.process.terminate()
-        self.process.wait(10)
-
-
-class Service:
-    """`docs-ingest serve` in a subprocess, and what the benchmark needs to talk to it."""
+class Service(Serve):
+    """`serve` with the one repository the benchmark pushes."""
 
     def __init__(
         self,
@@ -395,62 +287,8 @@ class Service:
         repository: "Connected",
         profile: Path | None,
     ) -> None:
-        self.workdir = workdir
         self.repository = repository
-        self.env = env
-        self.settings = settings
-        self.profile = profile
-        self.http = httpx.Client(base_url=settings.app_url, timeout=60)
-        # The benchmark reads the service's rows itself, as a user's SQL client could.
-        self.db = create_db_engine(settings.sqlalchemy_url)
-        self.starts = 0
-        self.process = self._start()
-
-    def _start(self) -> subprocess.Popen[bytes]:
-        command = [str(Path(sys.executable).parent / "docs-ingest"), "serve"]
-        if self.profile is not None:
-            command = [
-                sys.executable,
-                "-c",
-                "import cProfile, sys; from cli.main import main; sys.argv = sys.argv[1:];"
-                f" cProfile.run('main()', {str(self.profile)!r})",
-                *command,
-            ]
-        self.starts += 1
-        with (self.workdir / f"serve-{self.starts}.log").open("w") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=self.workdir,
-                env={**clean_environment(), **self.env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(lambda: self.http.get("/health").is_success, "docs-ingest serve")
-        wait_until(
-            lambda: any(
-                "docs-file-process" in name
-                for name in httpx.get(f"{self.settings.engine_url}/dev").json()["functions"]
-            ),
-            "the engine to sync the service's functions",
-        )
-        return process
-
-    def restart(self) -> None:
-        """Kill (a wedged service may ignore SIGINT) and start again on the same data."""
-        self.process.kill()
-        self.process.wait()
-        self.process = self._start()
-
-    def stop(self) -> None:
-        self.http.close()
-        self.db.dispose()
-        stop(self.process)
-
-    def session(self) -> Session:
-        return Session(self.db)
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.process.pid)
+        super().__init__(workdir, env, settings, profile)
 
 
 @dataclass(frozen=True)
@@ -482,20 +320,6 @@ def service_env(
             if value:
                 env[f"DOCS_INGEST_EMBEDDING_{name}"] = str(value)
     return env
-
-
-# Settings the environment could set that would point the service away from the embedded
-# defaults this benchmark measures.
-FOREIGN_SETTINGS = ("DATABASE_URL", "QDRANT_URL", "OPENAI_EMBEDDING_MODEL")
-
-
-def clean_environment() -> dict[str, str]:
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DOCS_INGEST_", "INNGEST_", "OPENAI_"))
-        and key not in FOREIGN_SETTINGS
-    }
 
 
 def connect_repository(settings: Settings, repo: Path, embedder: Embedder) -> Connected:
@@ -538,14 +362,6 @@ def running_service(
         yield service
     finally:
         service.stop()
-
-
-def model_of(fake: FakeEmbeddings | None) -> Embedder:
-    """The embedder `serve` builds from the same settings, for its model, dimension and token
-    counter: the fake server's HTTP client is never opened, the local model never loaded."""
-    if fake is None:
-        return LocalEmbedder()
-    return OpenAIEmbedder(httpx.AsyncClient(), api_key=FAKE_API_KEY, base_url=fake.base_url)
 
 
 # --- the full path ------------------------------------------------------------------------------
@@ -874,36 +690,13 @@ class AckRound:
     failures: Counter[str]  # what the other deliveries got instead
 
 
-async def post(app_url: str, body: bytes, headers: dict[str, str]) -> tuple[int, float]:
-    """One POST /webhooks/github on a new connection: (HTTP status, seconds until the whole
-    answer was read). A bare HTTP/1.1 exchange on asyncio streams, not httpx: 50 httpx requests
-    at once cost this client more CPU than the service's answers (p99 ~120 ms against a bare
-    Starlette endpoint, ~10 ms this way) on the same two cores."""
-    url = httpx.URL(app_url)
-    head = ["POST /webhooks/github HTTP/1.1", f"host: {url.host}:{url.port}"]
-    head += [f"{name}: {value}" for name, value in headers.items()]
-    head += [f"content-length: {len(body)}", "connection: close", "", ""]
-    request = "\r\n".join(head).encode() + body
-    start = time.perf_counter()
-    reader, writer = await asyncio.open_connection(url.host, url.port)
-    try:
-        writer.write(request)
-        answer = await reader.readuntil(b"\r\n\r\n")
-        status_line, *fields = answer.decode("latin-1").split("\r\n")
-        named = dict(field.lower().split(":", 1) for field in fields if ":" in field)
-        await reader.readexactly(int(named["content-length"]))
-        return int(status_line.split(" ", 2)[1]), time.perf_counter() - start
-    finally:
-        writer.close()
-
-
 async def ack_round(app_url: str, deliveries: list[tuple[bytes, dict[str, str]]]) -> AckRound:
     """Post every delivery at once on fresh connections; how long each took to be answered."""
     outcome = AckRound([], Counter())
 
     async def deliver(body: bytes, headers: dict[str, str]) -> None:
         try:
-            status, seconds = await asyncio.wait_for(post(app_url, body, headers), ACK_TIMEOUT_S)
+            status, seconds, _ = await asyncio.wait_for(post(app_url, body, headers), ACK_TIMEOUT_S)
         except TimeoutError:
             outcome.failures[f"no answer in {ACK_TIMEOUT_S:.0f} s"] += 1
             return
