@@ -29,8 +29,12 @@ class _Queue(Generic[In, Out]):
 
 
 class Batcher(Generic[In, Out]):
-    def __init__(self, run: BatchRunner[In, Out]) -> None:
+    """`max_batch`: the most items one batch takes (a request's size limit); the rest wait for
+    the next."""
+
+    def __init__(self, run: BatchRunner[In, Out], max_batch: int | None = None) -> None:
         self._run = run
+        self._max_batch = max_batch
         # Futures and tasks belong to one event loop, and one batcher may serve several (an app's
         # and a script's `asyncio.run`, or a loop that stopped mid-batch): a queue for each.
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue[In, Out]] = (
@@ -54,7 +58,8 @@ class Batcher(Generic[In, Out]):
         batch: list[tuple[In, asyncio.Future[Out]]] = []
         try:
             while queue.calls:
-                batch, queue.calls = queue.calls, []
+                batch = queue.calls[: self._max_batch]
+                queue.calls = queue.calls[len(batch) :]
                 try:
                     results = await self._run([item for item, _ in batch])
                     if len(results) != len(batch):

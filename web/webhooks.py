@@ -60,6 +60,8 @@ COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 # Inngest takes events of up to 256 KiB: a push naming more paths than fit in this many bytes is
 # sent without them, and planned from the whole tree as a truncated push is.
 MAX_COMMITS_BYTES = 64 * 1024
+# Events per send: Inngest takes at most 3 MiB in one request, and 32 of the largest fit.
+SEND_BATCH = 32
 # How long a copy of a delivery that is sending its job's event holds that right; a sender that
 # died is replaced by a redelivery after this.
 CLAIM_EXPIRES_AFTER = timedelta(seconds=60)
@@ -318,7 +320,9 @@ class PushIntake:
         self.record_job = batched_in_session(db, _record_jobs)
         self.record_event = batched_in_session(db, _record_events)
         self.release_claim = batched_in_session(db, _release_claims)
-        self.send: Batcher[inngest.Event, str] = Batcher(partial(metrics.send_events, client))
+        self.send: Batcher[inngest.Event, str] = Batcher(
+            partial(metrics.send_events, client), max_batch=SEND_BATCH
+        )
 
 
 async def _accept_push(

@@ -45,6 +45,18 @@ async def test_calls_made_while_a_batch_runs_go_together_as_the_next() -> None:
     assert recorder.batches == [[0], [2, 4, 6]]
 
 
+async def test_a_batch_takes_at_most_its_limit_and_the_rest_go_next() -> None:
+    recorder = Recorder()
+    batcher = Batcher(recorder, max_batch=2)
+
+    calls = [asyncio.create_task(batcher(item)) for item in (0, 2, 4, 6, 8)]
+    await asyncio.sleep(0)
+    recorder.release.set()
+
+    assert [await call for call in calls] == [0, 20, 40, 60, 80]
+    assert recorder.batches == [[0, 2], [4, 6], [8]]
+
+
 async def test_an_item_that_fails_fails_only_its_own_call() -> None:
     recorder = Recorder()
     recorder.release.set()
