@@ -10,7 +10,6 @@ others committed (two last files that each still see the other pending, a finali
 overwrites a cancel), so every change to a job first locks its row (`lock_job`) and reads after.
 """
 
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,8 +33,8 @@ from service.models import (
     utc_now,
 )
 from service.planner import PlannedFile
+from service.repositories import ensure_store
 
-_COLLECTION_UNSAFE = re.compile(r"[^a-z0-9_-]+")
 CANCELLED_REASON = "job cancelled"  # the error of a file its cancelled job never ran
 
 
@@ -163,23 +162,9 @@ def store_for(
 ) -> Store:
     """The store `config` names, created on first use; the job and repository move to it."""
     repository = get_repository(session, job.repository_id)
-    store = session.exec(
-        select(Store).where(
-            Store.organization_id == repository.organization_id, Store.name == config.store
-        )
-    ).first()
-    if store is None:
-        organization = session.get(Organization, repository.organization_id)
-        slug = organization.slug if organization else str(repository.organization_id)
-        store = Store(
-            organization_id=repository.organization_id,
-            name=config.store,
-            collection=_COLLECTION_UNSAFE.sub("-", f"{slug}-{config.store}".lower()),
-            embedding_model=embedder.model,
-            dimension=embedder.dimension,
-        )
-        session.add(store)
-        session.flush()
+    organization = session.get(Organization, repository.organization_id)
+    assert organization is not None
+    store = ensure_store(session, organization, config.store, embedder)
     check_store_model(store.embedding_model, store.dimension, embedder)
     assert store.id is not None
     job.store_id = repository.store_id = store.id

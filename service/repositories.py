@@ -13,6 +13,9 @@ from sqlmodel import Session, select
 
 from service.models import ConnectedRepository, Organization, Provider, Store
 
+_COLLECTION_UNSAFE = re.compile(r"[^a-z0-9_-]+")
+COLLECTION_BASE_CHARS = 110  # a collection name has at most 128, with room for the suffix
+
 if TYPE_CHECKING:  # the embedders load onnxruntime: commands that only need names skip it
     from service.deps import Services
     from service.embeddings import Embedder
@@ -38,6 +41,7 @@ def ensure_org(session: Session, slug: str) -> Organization:
 
 
 def ensure_store(session: Session, org: Organization, name: str, embedder: "Embedder") -> Store:
+    """The organization's store `name`, created on first use."""
     store = session.exec(
         select(Store).where(Store.organization_id == org.id, Store.name == name)
     ).first()
@@ -46,13 +50,22 @@ def ensure_store(session: Session, org: Organization, name: str, embedder: "Embe
         store = Store(
             organization_id=org.id,
             name=name,
-            collection=f"{org.slug}-{name}",
+            collection=_new_collection(session, org.slug, name),
             embedding_model=embedder.model,
             dimension=embedder.dimension,
         )
         session.add(store)
         session.flush()
     return store
+
+
+def _new_collection(session: Session, slug: str, name: str) -> str:
+    """`<org slug>-<store name>`, in the characters a collection name may have; when another
+    store has it (organization `a`'s `b-docs` and `a-b`'s `docs`), with a random suffix."""
+    collection = _COLLECTION_UNSAFE.sub("-", f"{slug}-{name}".lower())[:COLLECTION_BASE_CHARS]
+    while session.exec(select(Store.id).where(Store.collection == collection)).first():
+        collection = f"{collection[:COLLECTION_BASE_CHARS]}-{secrets.token_hex(4)}"
+    return collection
 
 
 def connect(
@@ -75,16 +88,20 @@ def connect(
             ConnectedRepository.full_name == full_name,
         )
     ).first()
-    if local_path is not None:  # its pushes are matched by path: one connection per folder
-        same_folder = session.exec(
-            select(ConnectedRepository).where(ConnectedRepository.external_id == external_id)
-        ).first()
-        if same_folder is not None:
-            # Another organization's repository is not named: its name and id are its own.
-            which = "by another organization"
-            if same_folder.organization_id == org.id:
-                which = f"as {same_folder.full_name} (id {same_folder.id})"
-            raise RepositoryError(f"{local_path} is already connected {which}")
+    # Pushes are matched to a connection by the repository's id (a folder's, GitHub's), and
+    # checked with that connection's webhook secret: one connection per repository.
+    same = session.exec(
+        select(ConnectedRepository).where(
+            ConnectedRepository.provider == provider,
+            ConnectedRepository.external_id == external_id,
+        )
+    ).first()
+    if same is not None:
+        # Another organization's repository is not named: its name and id are its own.
+        which = "by another organization"
+        if same.organization_id == org.id:
+            which = f"as {same.full_name} (id {same.id})"
+        raise RepositoryError(f"{local_path or full_name} is already connected {which}")
     if existing is not None:
         where = f" at {existing.local_path}" if existing.local_path else ""
         raise RepositoryError(f"{full_name} is already connected{where} (id {existing.id})")

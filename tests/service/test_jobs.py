@@ -27,7 +27,7 @@ from service.models import (
     Store,
 )
 from service.planner import PlannedFile
-from service.repositories import connect
+from service.repositories import RepositoryError, connect
 from tests.races import while_open
 
 BEFORE = hashlib.sha1(b"before", usedforsecurity=False).hexdigest()
@@ -388,6 +388,42 @@ def test_store_for_creates_the_store_the_config_names(db: sa.Engine, job_id: int
         ]
 
 
+def test_stores_whose_names_read_alike_get_collections_of_their_own(db: sa.Engine) -> None:
+    """Organization `a`'s store `b-docs` and organization `a-b`'s default store `docs` would both
+    be `a-b-docs`: the second gets another collection, not an error (or the first's points)."""
+    embedder = LocalEmbedder()
+    with session_scope(db) as session:
+        first = connect(
+            session,
+            provider=Provider.GITHUB,
+            full_name="a/handbook",
+            external_id="1",
+            default_branch="main",
+            embedder=embedder,
+            org_slug="a",
+        )
+        job = jobs.record_job(
+            session, first, delivery_id="d-1", after="a" * 40, trigger=IngestionTrigger.PUSH
+        )
+        taken = jobs.store_for(session, job, RepoConfig(store="b-docs"), embedder).collection
+    with session_scope(db) as session:
+        second = connect(
+            session,
+            provider=Provider.GITHUB,
+            full_name="a-b/handbook",
+            external_id="2",
+            default_branch="main",
+            embedder=embedder,
+            org_slug="a-b",
+        )
+        default = session.get(Store, second.store_id)
+        assert default is not None
+
+    assert taken == "a-b-docs"
+    assert default.collection.startswith("a-b-docs-")
+    assert default.name == "docs"
+
+
 @pytest.mark.anyio
 async def test_store_for_refuses_an_embedder_of_another_model(db: sa.Engine, job_id: int) -> None:
     async with httpx.AsyncClient() as http:
@@ -413,3 +449,17 @@ async def test_store_for_refuses_an_embedder_of_another_dimension(
             jobs.store_for(session, jobs.get_job(session, job_id), config, full)
         with Session(db) as session, pytest.raises(EmbedderMismatch, match="512"):
             jobs.store_for(session, jobs.get_job(session, job_id), config, shortened)
+
+
+def test_a_repository_is_connected_once_whichever_organization_asks(db: sa.Engine) -> None:
+    """Its pushes are found by GitHub's id and checked with one connection's secret: a second
+    connection would never receive one."""
+    github = {"provider": Provider.GITHUB, "external_id": "1296269", "default_branch": "main"}
+    with session_scope(db) as session:
+        connect(session, full_name="acme/handbook", embedder=LocalEmbedder(), **github)
+    with session_scope(db) as session, pytest.raises(RepositoryError) as refused:
+        connect(
+            session, full_name="acme/handbook", embedder=LocalEmbedder(), org_slug="b", **github
+        )
+
+    assert str(refused.value) == "acme/handbook is already connected by another organization"
