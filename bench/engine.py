@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from processes import free_port, wait_until
 
 APP_ID = "bench"
 FUNCTION_ID = "two-steps"
@@ -137,23 +137,6 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Any, what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            value = check()
-            if value:
-                return value
-        time.sleep(0.02)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 @contextlib.contextmanager

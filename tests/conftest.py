@@ -8,6 +8,7 @@ starts a throwaway server and sets the variable. Without a server that leg is sk
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,20 +54,27 @@ def postgres_server(pytestconfig: pytest.Config) -> str:
     return url
 
 
-@pytest.fixture
-def postgres_database(postgres_server: str) -> Iterator[str]:
-    """The URL of a new, empty database on the server, dropped when the test ends."""
-    name = f"docs_ingest_test_{uuid.uuid4().hex[:16]}"
-    admin = create_db_engine(postgres_server).execution_options(isolation_level="AUTOCOMMIT")
+@contextmanager
+def new_postgres_database(server: str, prefix: str = "docs_ingest_test") -> Iterator[str]:
+    """The URL of a new, empty database on `server`, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    admin = create_db_engine(server).execution_options(isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
         with admin.connect() as connection:
             # FORCE: a connection the test left open (a pool not yet disposed) must not keep it.
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """The URL of a new, empty database on the server, dropped when the test ends."""
+    with new_postgres_database(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -22,14 +22,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url
 
 from service.config import CONFIG_FILE
-from service.db import create_db_engine, session_scope
+from service.db import session_scope
 from service.events import FILE_PROCESS, GITHUB_PUSH
 from service.models import IngestionCommit
 from service.repositories import ensure_org
 from service.tokens import issue_token
+from tests.conftest import new_postgres_database
 from tests.e2e.system import TERMINAL_RUN, System, page, running_system
 from tests.engine.harness import eventually
 from tests.faults.snapshots import database_rows, engine_events, index_points
@@ -73,17 +74,8 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'docs-ingest.db'}"
         return
-    server: str = request.getfixturevalue("postgres_server")
-    name = f"docs_ingest_bad_input_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(server).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with new_postgres_database(request.getfixturevalue("postgres_server")) as url:
+        yield url
 
 
 @dataclass(frozen=True)
