@@ -95,6 +95,7 @@ FINISHED = frozenset(
     }
 )
 UNFINISHED = frozenset({IngestionStatus.QUEUED, IngestionStatus.RUNNING})
+INDEXED = frozenset({FileStatus.PROCESSED, FileStatus.SKIPPED})  # a file's outcomes that stand
 
 
 def start(session: Session, ingestion_id: int, run_id: str) -> IngestionCommit:
@@ -247,6 +248,10 @@ def finish_files(session: Session, ingestion_id: int, outcomes: Sequence[FileOut
         row = rows.get(outcome.path)
         if row is None:
             raise JobNotFound(f"ingestion {ingestion_id} has no file {outcome.path!r}")
+        if outcome.status is FileStatus.FAILED and row.status in INDEXED:
+            # Its run failed for good after recording this (its answer lost, say): it stands.
+            ended.append(False)
+            continue
         ended.append(row.status is FileStatus.PENDING and outcome.status is not FileStatus.PENDING)
         row.status = outcome.status
         row.chunks = outcome.chunks

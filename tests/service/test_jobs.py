@@ -162,6 +162,20 @@ def test_counts_come_from_the_rows_so_a_retried_file_counts_once(
     assert (row.chunks, row.error, row.finished_at is not None) == (2, None, True)
 
 
+def test_a_run_that_fails_after_its_file_was_recorded_leaves_the_file_done(
+    db: sa.Engine, job_id: int
+) -> None:
+    """Its answer was lost (the app died), and every retry failed: the file is indexed."""
+    record_plan(db, job_id)
+
+    finish(db, job_id, "docs/a.md", FileStatus.PROCESSED, chunks=3)
+    finish(db, job_id, "docs/a.md", FileStatus.FAILED, error="the app did not answer")
+
+    assert counts(job_of(db, job_id)) == (4, 1, 0, 1)
+    row = files_of(db, job_id)["docs/a.md"]
+    assert (row.status, row.chunks, row.error) == (FileStatus.PROCESSED, 3, None)
+
+
 def test_files_finished_together_each_see_the_files_pending_after_them(
     db: sa.Engine, job_id: int
 ) -> None:
