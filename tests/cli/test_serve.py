@@ -9,12 +9,16 @@ import httpx
 
 from tests.engine.harness import eventually, free_port
 
+HOST = "127.0.0.2"
+
 
 def test_serve_runs_a_sent_event_and_logs_its_run(tmp_path: Path) -> None:
     port, engine_port = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("INNGEST_")},
         "DOCS_INGEST_DATA_DIR": str(tmp_path / "data"),
+        # Another loopback address than the default's: the service listens where it is told.
+        "DOCS_INGEST_HOST": HOST,
     }
     command = [
         str(Path(sys.executable).parent / "docs-ingest"),
@@ -38,11 +42,13 @@ def test_serve_runs_a_sent_event_and_logs_its_run(tmp_path: Path) -> None:
                 sent = engine.post("/e/dev", json={"name": "docs/ping", "data": {"message": "hi"}})
                 event_id = sent.json()["ids"][0]
                 run = eventually(lambda: _completed_run(engine, event_id), timeout=15)
+            health = httpx.get(f"http://{HOST}:{port}/healthz", timeout=5)
         finally:
             process.terminate()
             process.wait(10)
 
-    assert run["output"]["reply"] == "pong: hi"
+    assert run["output"]["reply"] == "pong: hi"  # the engine called the app at HOST
+    assert health.json() == {"status": "ok"}
     log_text = log_path.read_text()
     assert f"run {run['run_id']} docs-ingest-ping Completed" in log_text
     assert (tmp_path / "data" / "engine.db").is_file()

@@ -445,6 +445,26 @@ def test_create_embedder_defaults_to_the_local_model() -> None:
     asyncio.run(scenario())
 
 
+def test_create_embedder_paces_to_the_limits_and_requests_the_settings_give() -> None:
+    configured = settings(
+        DOCS_INGEST_EMBEDDER="openai",
+        OPENAI_API_KEY="k",
+        DOCS_INGEST_EMBEDDING_RPM="500",
+        DOCS_INGEST_EMBEDDING_TPM="1000000",
+        DOCS_INGEST_EMBEDDING_REQUESTS="8",
+    )
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient() as http:
+            embedder = create_embedder(configured, http)
+            assert isinstance(embedder, SharedEmbedder) and embedder.pacing is not None
+            pacing = embedder.pacing
+            assert (pacing.requests_per_minute, pacing.tokens_per_minute) == (500, 1_000_000)
+            assert pacing.concurrency == embedder.concurrency == 8
+
+    asyncio.run(scenario())
+
+
 def test_create_embedder_openai_honours_the_base_url() -> None:
     compatible = "http://compatible.test/v1"
     # A compatible server that ignores `encoding_format` and answers plain floats.
