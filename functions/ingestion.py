@@ -139,7 +139,9 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
         started = await ctx.step.run("mark-running", mark_running)
         logs.bind(repository=started.get("repository"))
         if started.get("status", IngestionStatus.RUNNING) != IngestionStatus.RUNNING:
-            return {"status": started["status"]}  # it ended (was cancelled) before it started
+            # It ended before it started (cancelled, or overtaken by a later job).
+            await ctx.step.send_event("announce-end", ingestion_ended(job_id, event.repository_id))
+            return {"status": started["status"]}
         after = str(started["after"])
 
         async def load_config() -> dict[str, Any]:

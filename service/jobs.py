@@ -12,7 +12,7 @@ overwrites a cancel), so every change to a job first locks its row (`lock_job`) 
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -95,16 +95,30 @@ FINISHED = frozenset(
     }
 )
 UNFINISHED = frozenset({IngestionStatus.QUEUED, IngestionStatus.RUNNING})
+BEING_SENT = timedelta(minutes=1)  # a new job's event is sent, or has failed to be, by then
 INDEXED = frozenset({FileStatus.PROCESSED, FileStatus.SKIPPED})  # a file's outcomes that stand
 
 
 def start(session: Session, ingestion_id: int, run_id: str) -> IngestionCommit:
     """Mark the job running (again, on a retried step: the first start time stays).
 
-    A job that ended before its run started (cancelled while queued) stays as it ended.
+    A job that ended before its run started (cancelled while queued) stays as it ended. One that
+    a later job of its repository has overtaken (its event sent late: a redelivery after Inngest
+    was down) ends skipped: the later job indexed a newer commit, and this one would take the
+    index back.
     """
     job = lock_job(session, ingestion_id)
     if job.status in FINISHED:
+        return job
+    newer = newer_finished(session, job)
+    if newer is not None:
+        later = get_job(session, newer)
+        job.status = IngestionStatus.SKIPPED
+        job.error_message = (
+            f"overtaken: job #{newer} of a later push already indexed {later.after_sha[:12]}"
+        )
+        job.processed_at = utc_now()
+        session.add(job)
         return job
     job.status = IngestionStatus.RUNNING
     job.run_id = run_id
@@ -341,8 +355,10 @@ def finalize(
 
 
 def earlier_unfinished(session: Session, ingestion_id: int) -> int | None:
-    """The latest earlier job of the same repository that is still to end and whose event was
-    sent (a job whose event was never sent may never run, and must not hold the next ones)."""
+    """The latest earlier job of the same repository that is still to end and will run: its
+    event was sent, or it is being sent (its id is recorded just after), or it is younger than
+    that takes. A job whose event could not be sent may never run: it must not hold the next
+    ones for longer."""
     job = get_job(session, ingestion_id)
     return session.exec(
         select(IngestionCommit.id)
@@ -350,7 +366,11 @@ def earlier_unfinished(session: Session, ingestion_id: int) -> int | None:
             IngestionCommit.repository_id == job.repository_id,
             col(IngestionCommit.id) < ingestion_id,
             col(IngestionCommit.status).in_(UNFINISHED),
-            col(IngestionCommit.event_id).is_not(None),
+            sa.or_(
+                col(IngestionCommit.event_id).is_not(None),
+                col(IngestionCommit.status) == IngestionStatus.RUNNING,
+                col(IngestionCommit.created_at) > utc_now() - BEING_SENT,
+            ),
         )
         .order_by(col(IngestionCommit.id).desc())
         .limit(1)

@@ -3,12 +3,13 @@ ends, its store."""
 
 import hashlib
 import re
+import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from service import jobs
 from service.config import RepoConfig
@@ -25,6 +26,7 @@ from service.models import (
     IngestionTrigger,
     Provider,
     Store,
+    utc_now,
 )
 from service.planner import PlannedFile
 from service.repositories import RepositoryError, connect
@@ -477,3 +479,67 @@ def test_a_repository_is_connected_once_whichever_organization_asks(db: sa.Engin
         )
 
     assert str(refused.value) == "acme/handbook is already connected by another organization"
+
+
+def test_a_job_waits_for_the_earlier_jobs_that_will_run(db: sa.Engine, job_id: int) -> None:
+    """Sent, running, or young enough to be in the middle of being sent; not one whose event
+    could not be sent a while ago, which may never run."""
+
+    def later() -> int:
+        with session_scope(db) as session:
+            job = jobs.record_job(
+                session,
+                jobs.get_repository(session, jobs.get_job(session, job_id).repository_id),
+                delivery_id=f"later-{uuid.uuid4()}",
+                after="b" * 40,
+                trigger=IngestionTrigger.PUSH,
+            )
+            assert job.id is not None
+            return job.id
+
+    def earlier_of(job: int) -> int | None:
+        with session_scope(db) as session:
+            return jobs.earlier_unfinished(session, job)
+
+    def change(**values: object) -> int | None:
+        with session_scope(db) as session:
+            session.execute(
+                sa.update(IngestionCommit).where(col(IngestionCommit.id) == job_id).values(values)
+            )
+        return earlier_of(probe)
+
+    probe = later()
+    young = change(status=IngestionStatus.QUEUED, event_id=None)  # its event id not recorded yet
+    unsent = change(created_at=utc_now() - jobs.BEING_SENT * 2)
+    sent = change(event_id="01EVENT")
+    running = change(event_id=None, status=IngestionStatus.RUNNING)
+    ended = change(status=IngestionStatus.PROCESSED)
+
+    assert (young, unsent, sent, running, ended) == (job_id, None, job_id, job_id, None)
+    assert earlier_of(later()) == probe  # the latest earlier one
+
+
+def test_a_job_overtaken_by_a_later_one_ends_skipped_leaving_the_index(
+    db: sa.Engine, job_id: int
+) -> None:
+    """Its event reached Inngest late (a redelivery): starting it would index an older commit."""
+    with session_scope(db) as session:
+        repository = jobs.get_repository(session, jobs.get_job(session, job_id).repository_id)
+        newer = jobs.record_job(
+            session, repository, delivery_id="newer", after="c" * 40, trigger=IngestionTrigger.PUSH
+        )
+        newer.status = IngestionStatus.PROCESSED
+        repository.last_ingested_sha = "c" * 40
+        session.add_all([newer, repository])
+        session.flush()
+        newer_id = newer.id
+    with session_scope(db) as session:
+        jobs.start(session, job_id, "01RUN")
+
+    job = job_of(db, job_id)
+    assert job.status is IngestionStatus.SKIPPED
+    assert (
+        job.error_message
+        == f"overtaken: job #{newer_id} of a later push already indexed cccccccccccc"
+    )
+    assert repository_of(db, job_id).last_ingested_sha == "c" * 40
