@@ -9,7 +9,8 @@ The jobs of one repository run one after another. A job planned while an earlier
 would read the index before that job's files land, and a file both change could end at the
 earlier, older version. The concurrency limit per repository does not order them: a run waiting
 for an event holds no slot. So a job first waits, still queued, until every earlier job of its
-repository whose event was sent has ended (`docs/ingestion.ended` wakes it).
+repository that will run has ended (`jobs.earlier_unfinished`; `docs/ingestion.ended` wakes it),
+and a job a later one overtook (its event sent late) ends skipped at its start (`jobs.start`).
 
 A wait only sees events sent after it begins, and the last file can finish between the count of
 pending rows and the start of the wait: its `files-done` is then lost (under load, when calls

@@ -355,10 +355,10 @@ def finalize(
 
 
 def earlier_unfinished(session: Session, ingestion_id: int) -> int | None:
-    """The latest earlier job of the same repository that is still to end and will run: its
-    event was sent, or it is being sent (its id is recorded just after), or it is younger than
-    that takes. A job whose event could not be sent may never run: it must not hold the next
-    ones for longer."""
+    """The latest earlier job of the same repository that is still to end and will run: it is
+    running, its event was sent, or it is younger than BEING_SENT (its event id is recorded just
+    after the send). A job whose event could not be sent may never run, so it holds the next
+    ones no longer than that."""
     job = get_job(session, ingestion_id)
     return session.exec(
         select(IngestionCommit.id)
