@@ -437,6 +437,7 @@ class Run:
     tokens: int = 0  # of all chunks, by the embedder's counter (plain script)
     rss: Peaks | None = None  # full path
     steps: StepTimes | None = None  # full path
+    engine_cpu: float | None = None  # full path, embedded engine
 
 
 def embedding_timeline(embed: EmbedStats | None, started_at: float) -> dict[str, float]:
@@ -482,16 +483,28 @@ def full_ingest(
     """The initial push through `serve`, its memory sampled meanwhile, its steps read after."""
     if fake is not None:
         fake.reset()
-    cpu = service.cpu()
+    cpu, engine_cpu = service.cpu(), service.engine_cpu()
     sent_at = time.time()
     with PeakRss(service.process.pid) as rss:
         job_id, seconds = push_now(service, repo, timeout)
+    engine_cpu = service.engine_cpu() - engine_cpu
     steps = step_times(service.settings.engine_db, math.floor(sent_at * 1000))
     files, chunks, moments = job_timeline(service, job_id, sent_at)
     embed = fake.stats() if fake is not None else None
     timeline = {**moments, **embedding_timeline(embed, sent_at), DONE: seconds}
     cpu = service.cpu() - cpu
-    return Run(label, seconds, files, chunks, embed, cpu, timeline, rss=rss.peaks, steps=steps)
+    return Run(
+        label,
+        seconds,
+        files,
+        chunks,
+        embed,
+        cpu,
+        timeline,
+        rss=rss.peaks,
+        steps=steps,
+        engine_cpu=engine_cpu,
+    )
 
 
 # --- the plain script ---------------------------------------------------------------------------
@@ -902,6 +915,7 @@ def report_ingest(plains: list[Run], fulls: list[Run], args: argparse.Namespace)
         ("chunks/s", *(f"{run.chunks / run.seconds:.1f}" for run in shown)),
         ("CPU s (process + git)", *(f"{run.cpu:.1f}" for run in shown)),
         ("CPU ms per file", *(f"{run.cpu / run.files * 1e3:.1f}" for run in shown)),
+        ("CPU s, engine", *("-" if r.engine_cpu is None else f"{r.engine_cpu:.1f}" for r in shown)),
         *serve_rows(shown),
     ]
     table(rows)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from serve_probe import engine_child
 from sqlmodel import Session
 
 from service.db import create_db_engine
@@ -219,6 +220,11 @@ class Serve:
 
     def cpu(self) -> float:
         return cpu_seconds(self.process.pid)
+
+    def engine_cpu(self) -> float:
+        """CPU of the embedded engine subprocess (not counted by `cpu` while it runs)."""
+        engine = engine_child(self.process.pid)
+        return float("nan") if engine is None else cpu_seconds(engine)
 
 
 # Settings the environment could set that would point the service away from the embedded

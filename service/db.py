@@ -79,6 +79,17 @@ def insert_skipping_existing(session: Session, model: Any, *unique: str) -> Inse
     return sqlite.insert(model).on_conflict_do_nothing(index_elements=list(unique))
 
 
+def upsert(session: Session, model: Any, unique: Sequence[str], update: Sequence[str]) -> Insert:
+    """`INSERT ... ON CONFLICT (unique) DO UPDATE`: a row whose key exists gets the `update`
+    columns of the row inserted instead; one statement for many rows (executemany)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(model)
+    updating: Insert = statement.on_conflict_do_update(
+        index_elements=list(unique), set_={name: statement.excluded[name] for name in update}
+    )
+    return updating
+
+
 def alembic_config(engine: Engine) -> Config:
     """An Alembic configuration without an ini file; `env.py` migrates through `engine`."""
     config = Config()

@@ -14,6 +14,7 @@ Errors::
 """
 
 import asyncio
+import base64
 import ctypes
 import importlib.machinery
 import importlib.util
@@ -181,6 +182,14 @@ def check_store_model(store_model: str, store_dimension: int, embedder: Embedder
             f"embedder is {embedder.model} ({embedder.dimension} dimensions); a store never "
             "mixes models: use its embedder or a new store"
         )
+
+
+def _decoded(embedding: object) -> npt.NDArray[np.float32]:
+    """One embedding as the endpoint sent it: base64 of little-endian float32 (what is asked
+    for), or a list of numbers (compatible servers that ignore `encoding_format`)."""
+    if isinstance(embedding, str):
+        return np.frombuffer(base64.b64decode(embedding), dtype="<f4")
+    return np.asarray(embedding, dtype=np.float32)
 
 
 def _normalised(vectors: Matrix) -> list[list[float]]:
@@ -515,8 +524,10 @@ class OpenAIEmbedder:
         import openai  # imported by __init__ already: a dictionary look-up
 
         try:
+            # Asked for explicitly, the SDK leaves the base64 text as it is, and it is decoded
+            # once into one matrix below, not into a list of floats per vector.
             raw = await self._embeddings.with_raw_response.create(
-                model=self.model, input=texts, dimensions=self._dimensions
+                model=self.model, input=texts, dimensions=self._dimensions, encoding_format="base64"
             )
             response = raw.parse()
         except openai.APIStatusError as exc:
@@ -536,14 +547,20 @@ class OpenAIEmbedder:
                 f"{self.model} answered {len(response.data)} embeddings for {len(texts)} inputs"
             )
         self.last_headers = raw.headers
-        ordered = [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
+        try:
+            ordered = [
+                _decoded(item.embedding)
+                for item in sorted(response.data, key=lambda item: item.index)
+            ]
+        except (ValueError, TypeError) as exc:  # binascii.Error is a ValueError
+            raise EmbeddingError(f"{self.model} answered an unreadable embedding: {exc}") from exc
         lengths = {len(vector) for vector in ordered}
         if lengths != {self.dimension}:
             raise EmbeddingError(
                 f"{self.model} answered vectors of {sorted(lengths)} dimensions, "
                 f"not {self.dimension}"
             )
-        return _normalised(np.array(ordered, dtype=np.float32))
+        return _normalised(np.stack(ordered))
 
     def _status_error(self, exc: "openai.APIStatusError") -> EmbeddingError:
         status = exc.status_code

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from service.config import RepoConfig
+from service.db import upsert
 from service.embeddings import Embedder, check_store_model
 from service.models import (
     ConfigStatus,
@@ -64,8 +65,17 @@ def lock_job(session: Session, ingestion_id: int) -> IngestionCommit:
 
     PostgreSQL locks the row (FOR UPDATE). SQLite has no row locks, and its driver starts the
     transaction only at the first write, so a write that changes nothing takes its one writer's
-    lock before the read instead.
+    lock before the read instead. A job this transaction has locked already is not read again:
+    nobody else can have changed it since.
     """
+    session.connection()  # begins the transaction, when it has not begun yet
+    transaction = session.get_transaction()
+    held_by, locked = session.info.get("locked_jobs", (None, set()))
+    if held_by is not transaction:  # a new transaction has locked none yet
+        locked = set()
+        session.info["locked_jobs"] = (transaction, locked)
+    if ingestion_id in locked:
+        return get_job(session, ingestion_id)
     if session.get_bind().dialect.name == "sqlite":
         session.execute(
             sa.update(IngestionCommit)
@@ -76,6 +86,7 @@ def lock_job(session: Session, ingestion_id: int) -> IngestionCommit:
     job = session.get(IngestionCommit, ingestion_id, with_for_update=True, populate_existing=True)
     if job is None:
         raise JobNotFound(f"ingestion {ingestion_id} does not exist")
+    locked.add(ingestion_id)
     return job
 
 
@@ -484,27 +495,28 @@ def record_indexed(
 ) -> None:
     """Record what the store now holds for some of the repository's files: path -> (blob sha,
     chunks)."""
-    rows = session.exec(
-        select(IndexedFile).where(
-            IndexedFile.store_id == store_id,
-            IndexedFile.repository_id == repository_id,
-            col(IndexedFile.path).in_(files),
-        )
-    ).all()
-    by_path = {row.path: row for row in rows}
+    if not files:
+        return
     now = utc_now()
-    for path, (sha, chunks) in files.items():
-        row = by_path.get(path) or IndexedFile(
-            store_id=store_id,
-            repository_id=repository_id,
-            path=path,
-            content_sha=sha,
-            chunk_count=0,
-        )
-        row.content_sha = sha
-        row.chunk_count = chunks
-        row.updated_at = now
-        session.add(row)
+    session.execute(
+        upsert(
+            session,
+            IndexedFile,
+            unique=("store_id", "repository_id", "path"),
+            update=("content_sha", "chunk_count", "updated_at"),
+        ),
+        [
+            {
+                "store_id": store_id,
+                "repository_id": repository_id,
+                "path": path,
+                "content_sha": sha,
+                "chunk_count": chunks,
+                "updated_at": now,
+            }
+            for path, (sha, chunks) in files.items()
+        ],
+    )
 
 
 def forget_indexed(

@@ -392,6 +392,34 @@ def test_openai_wrong_number_of_embeddings_is_an_error(openai_router: respx.Rout
     assert "1 embeddings for 2 inputs" in str(error)
 
 
+@pytest.mark.parametrize(
+    ("embedding", "problem"),
+    [
+        ("not base64!", "an unreadable embedding"),
+        (base64.b64encode(b"\0" * 6).decode(), "an unreadable embedding"),  # not whole floats
+        (base64.b64encode(b"\0" * 8).decode(), "vectors of [2] dimensions, not 1536"),
+    ],
+)
+def test_openai_malformed_embeddings_are_an_error_naming_the_problem(
+    openai_router: respx.Router, embedding: str, problem: str
+) -> None:
+    openai_router.post("/embeddings").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "object": "list",
+                "data": [{"object": "embedding", "index": 0, "embedding": embedding}],
+                "model": "text-embedding-3-small",
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            },
+        )
+    )
+
+    error = embed_error(make_openai(openai_router), ["one"])
+
+    assert problem in str(error) and not error.retriable
+
+
 def test_openai_unknown_model_needs_a_dimension(openai_router: respx.Router) -> None:
     with pytest.raises(ValueError, match="nomic-embed-text"):
         make_openai(openai_router, model="nomic-embed-text")
