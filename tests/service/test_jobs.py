@@ -178,6 +178,24 @@ def test_a_run_that_fails_after_its_file_was_recorded_leaves_the_file_done(
     assert (row.status, row.chunks, row.error) == (FileStatus.PROCESSED, 3, None)
 
 
+def test_a_session_locking_its_job_again_in_a_later_transaction_reads_it_afresh(
+    db: sa.Engine, job_id: int
+) -> None:
+    """Within a transaction a locked job is not read again; in the next one it must be: another
+    transaction may have changed it in between (rows outlive commits here)."""
+    with Session(db, expire_on_commit=False) as session:
+        job = jobs.lock_job(session, job_id)  # kept, as callers keep it: the session's copy
+        assert jobs.lock_job(session, job_id) is job and job.files_total == 0
+        session.commit()
+        with session_scope(db) as other:
+            jobs.lock_job(other, job_id).files_total = 7
+        assert jobs.lock_job(session, job_id).files_total == 7
+        session.rollback()
+        with session_scope(db) as other:
+            jobs.lock_job(other, job_id).files_total = 8
+        assert jobs.lock_job(session, job_id).files_total == 8 == job.files_total
+
+
 def test_files_finished_together_each_see_the_files_pending_after_them(
     db: sa.Engine, job_id: int
 ) -> None:
