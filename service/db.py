@@ -70,24 +70,27 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _insert(session: Session, model: Any) -> postgresql.Insert | sqlite.Insert:
+    """The database's own INSERT, the one with ON CONFLICT."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
 def insert_skipping_existing(session: Session, model: Any, *unique: str) -> Insert:
     """`INSERT ... ON CONFLICT (unique) DO NOTHING`: a row whose key exists is skipped, not an
     error, also when another transaction inserts it at the same moment (PostgreSQL waits for
     that one to commit); with RETURNING, the rows returned are the ones this statement added."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model).on_conflict_do_nothing(index_elements=list(unique))
-    return sqlite.insert(model).on_conflict_do_nothing(index_elements=list(unique))
+    return _insert(session, model).on_conflict_do_nothing(index_elements=list(unique))
 
 
 def upsert(session: Session, model: Any, unique: Sequence[str], update: Sequence[str]) -> Insert:
     """`INSERT ... ON CONFLICT (unique) DO UPDATE`: a row whose key exists gets the `update`
     columns of the row inserted instead; one statement for many rows (executemany)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(model)
-    updating: Insert = statement.on_conflict_do_update(
+    statement = _insert(session, model)
+    return statement.on_conflict_do_update(
         index_elements=list(unique), set_={name: statement.excluded[name] for name in update}
     )
-    return updating
 
 
 def alembic_config(engine: Engine) -> Config:
