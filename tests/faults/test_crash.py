@@ -55,7 +55,7 @@ from service.settings import Settings
 from service.vectors import PayloadField, point_id
 from tests.e2e.system import BRANCH, TERMINAL, GitRepo, page
 from tests.engine.harness import eventually, free_port
-from tests.faults.processes import Process, app_process, engine_process
+from tests.faults.processes import START_TIMEOUT_S, Process, app_process, engine_process
 from web.webhooks import signature_of
 
 FILES = 300
@@ -177,6 +177,10 @@ class Deployment:
         self.engine.stop()
         self.app.stop()
 
+    def synced(self) -> bool:
+        """Whether the engine knows the app's functions."""
+        return bool(httpx.get(f"{self.engine.url}/dev", timeout=2).json()["functions"])
+
     def push(self, repo: GitRepo) -> int:
         """Deliver the signed push of the whole branch, as GitHub would; the job's id."""
         payload = push_payload(
@@ -246,6 +250,9 @@ def deployment(tmp_path: Path, database_url: str, handbook: Handbook) -> Iterato
     deployment = Deployment(tmp_path, database_url, handbook)
     try:
         deployment.start([deployment.app, deployment.engine])
+        # The engine syncs the app as it starts; a push it took before that would start no run,
+        # as on any Inngest server.
+        eventually(deployment.synced, START_TIMEOUT_S, interval=0.05)
         yield deployment
     finally:
         deployment.stop()
