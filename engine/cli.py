@@ -14,7 +14,7 @@ import uvicorn
 from engine import config as dev_config
 from engine import logs
 from engine.api import create_api
-from engine.server import Engine
+from engine.server import Engine, EngineInUse
 
 log = logging.getLogger("engine")
 DEFAULT_DB = Path(".data/engine.db")
@@ -143,7 +143,7 @@ def build_engine(cfg: dev_config.DevConfig, db: Path) -> Engine:
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_DB,
     show_default=True,
-    help="SQLite file that holds all engine state.",
+    help="SQLite file that holds all engine state; one engine at a time uses it.",
 )
 def engine_command(config_path: Path | None, db: Path, **flags: Any) -> None:
     """Run the embedded Inngest-compatible engine.
@@ -162,7 +162,10 @@ def engine_command(config_path: Path | None, db: Path, **flags: Any) -> None:
     except dev_config.ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     logs.hide(cfg.signing_key, cfg.event_keys)
-    engine = build_engine(cfg, db)
+    try:
+        engine = build_engine(cfg, db)
+    except EngineInUse as exc:
+        raise click.ClickException(str(exc)) from exc
     gc.freeze()  # the long-lived objects built so far: left out of later collections
     log.info("engine state in %s; apps: %s", db, ", ".join(cfg.sdk_urls) or "none yet")
     if cfg.signing_key:

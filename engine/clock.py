@@ -16,8 +16,11 @@ class Clock(Protocol):
 
 
 async def _wait_event(wake: asyncio.Event, seconds: float | None) -> None:
+    # Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that arrives as the event
+    # is set, and the engine's loop, cancelled at shutdown, would then go on running.
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(wake.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await wake.wait()
 
 
 class SystemClock:

@@ -7,7 +7,9 @@ Given a signing key, the engine runs signed, as `inngest start` does (engine.sig
 """
 
 import asyncio
+import fcntl
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,6 +65,25 @@ DISCOVERY_PATHS = (
 )
 
 
+class EngineInUse(Exception):
+    """Another engine runs on the same database."""
+
+
+def _hold(db: Path | str) -> int | None:
+    """Lock `db` for this engine until it closes (or its process dies): two engines on one
+    database would both take its queue and run the same steps twice."""
+    if str(db) == ":memory:":
+        return None
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(f"{db}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise EngineInUse(f"another engine is running on {db}; stop it first") from None
+    return fd
+
+
 class Engine:
     def __init__(
         self,
@@ -82,7 +103,12 @@ class Engine:
         event_keys: Sequence[str] = (),
     ) -> None:
         self.clock = clock or SystemClock()
-        self.store = Store(db)
+        self._lock = _hold(db)
+        try:
+            self.store = Store(db)
+        except BaseException:
+            self._release()
+            raise
         backoff = linear_backoff(retry_interval) if retry_interval > 0 else exponential_backoff
         self.machine = RunMachine(self.store, self.clock, backoff)
         self.scheduler = Scheduler(self.store)
@@ -254,6 +280,12 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # and with it the lock
+            self._lock = None
 
 
 _UNSIGNED_SYNC = (

@@ -105,6 +105,8 @@ class EngineThread:
         if self._stop is not None:
             self.loop.call_soon_threadsafe(self._stop.set)
         self.thread.join(10)
+        if self.thread.is_alive():  # a test must not go on with two engines on one database
+            raise RuntimeError("the engine did not stop within 10 s")
 
 
 class AppThread:
