@@ -6,6 +6,7 @@ missed push or no ingestion yet, a changed config file, a manual sync) every pat
 in the index is compared by blob sha.
 """
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,10 @@ ZERO_SHA = "0" * 40
 PAYLOAD_COMMIT_LIMIT = 20
 # PATH_MAX: git cannot check out a longer path, so no push GitHub sends names one.
 MAX_PATH_BYTES = 4096
+# The longest path a file's rows can be keyed on: a PostgreSQL index entry holds at most 2,704
+# bytes. A longer path is skipped, and its row named by the path shortened to SHORTENED_PATH_BYTES.
+MAX_INDEXED_PATH_BYTES = 2000
+SHORTENED_PATH_BYTES = 1800
 _SHOWN_PATH_CHARS = 100
 
 
@@ -133,6 +138,15 @@ def plan(
             elif entry is not None and candidates is not None:
                 planned.append(_skipped(entry, "outside the include globs of " + CONFIG_FILE))
             continue
+        length = len(path.encode("utf-8", "surrogatepass"))
+        if length > MAX_INDEXED_PATH_BYTES:
+            if was_indexed:  # where the database could hold it: its old chunks must go
+                planned.append(PlannedFile(path, FileAction.DELETE))
+            else:
+                limit = MAX_INDEXED_PATH_BYTES
+                reason = f"its path is {length} bytes; paths over {limit} are not indexed"
+                planned.append(_skipped(entry, reason, shortened_path(path)))
+            continue
         if entry.size > config.max_file_size:
             if was_indexed:  # its old chunks must not outlive it
                 planned.append(PlannedFile(path, FileAction.DELETE))
@@ -148,5 +162,12 @@ def plan(
     return planned
 
 
-def _skipped(entry: TreeEntry, reason: str) -> PlannedFile:
-    return PlannedFile(entry.path, FileAction.PROCESS, entry.blob_sha, entry.size, reason)
+def _skipped(entry: TreeEntry, reason: str, path: str | None = None) -> PlannedFile:
+    return PlannedFile(path or entry.path, FileAction.PROCESS, entry.blob_sha, entry.size, reason)
+
+
+def shortened_path(path: str) -> str:
+    """`path` cut to SHORTENED_PATH_BYTES, with its length and a digest that keep it unique."""
+    raw = path.encode("utf-8", "surrogatepass")
+    head = raw[:SHORTENED_PATH_BYTES].decode("utf-8", "ignore")
+    return f"{head}... ({len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()[:16]})"

@@ -9,7 +9,9 @@ import pytest
 from service.config import CONFIG_FILE, RepoConfig
 from service.models import FileAction
 from service.planner import (
+    MAX_INDEXED_PATH_BYTES,
     PAYLOAD_COMMIT_LIMIT,
+    SHORTENED_PATH_BYTES,
     ZERO_SHA,
     PlannedFile,
     Push,
@@ -230,6 +232,34 @@ def test_an_oversize_file_that_was_indexed_is_deleted() -> None:
 
     assert plan([big], {big.path: sha("old")}, config, candidates=None) == [delete(big.path)]
     assert plan([big], {big.path: sha("old")}, config, candidates={big.path}) == [delete(big.path)]
+
+
+def test_a_path_too_long_to_index_is_skipped_under_a_shortened_unique_name() -> None:
+    # Two paths that differ only after the cut, and a multi-byte character across it.
+    stem = "docs/" + "é" * (SHORTENED_PATH_BYTES // 2)
+    long_paths = [entry(f"{stem}{'x' * 300}/{name}.md") for name in ("a", "b")]
+
+    planned = plan([*long_paths, GUIDE], {}, RepoConfig(), candidates=None)
+
+    assert planned[0] == process(GUIDE)
+    shortened = [item.path for item in planned[1:]]
+    assert len(set(shortened)) == 2
+    for item, original in zip(planned[1:], long_paths, strict=True):
+        length = len(original.path.encode())
+        assert (item.blob_sha, item.skip_reason) == (
+            original.blob_sha,
+            f"its path is {length} bytes; paths over {MAX_INDEXED_PATH_BYTES} are not indexed",
+        )
+        assert len(item.path.encode()) < MAX_INDEXED_PATH_BYTES
+        assert item.path.startswith(stem[:100]) and f"({length} bytes, sha256 " in item.path
+
+
+def test_a_path_too_long_to_index_that_was_indexed_is_deleted() -> None:
+    deep = entry("docs/" + "d" * MAX_INDEXED_PATH_BYTES + ".md")
+
+    assert plan([deep], {deep.path: deep.blob_sha}, RepoConfig(), candidates=None) == [
+        delete(deep.path)
+    ]
 
 
 def test_force_processes_unchanged_files_again() -> None:
