@@ -75,12 +75,14 @@ def path_problem(path: str) -> str | None:
 
 
 def changed_paths(push: Push) -> set[str]:
-    """Every path the payload's commits add, modify or remove."""
+    """Every path the payload's commits add, modify or remove that can name a file: no tree
+    holds another, and one (a NUL in it, say) must not reach git."""
     return {
         path
         for commit in push.commits
         for key in ("added", "modified", "removed")
         for path in commit.get(key) or ()
+        if path_problem(path) is None
     }
 
 

@@ -150,6 +150,14 @@ def test_changed_paths_joins_every_commit() -> None:
     assert changed_paths(pushed) == {"a.md", "b.md", "c.md"}
 
 
+def test_changed_paths_leaves_out_paths_no_tree_can_hold() -> None:
+    # An event sent straight to Inngest is not checked as the webhook checks a payload.
+    bad = ("", "/etc/passwd", "docs/../x.md", "docs/.git/config", "a\0b.md", "x" * 5000)
+    pushed = push(commits=[commit(added=("docs/ok.md", *bad))])
+
+    assert changed_paths(pushed) == {"docs/ok.md"}
+
+
 # --- plan ---------------------------------------------------------------------------------------
 
 
