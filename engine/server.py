@@ -69,19 +69,24 @@ class EngineInUse(Exception):
     """Another engine runs on the same database."""
 
 
-def _hold(db: Path | str) -> int | None:
+def _hold(db: Path | str, wait_s: float) -> int | None:
     """Lock `db` for this engine until it closes (or its process dies): two engines on one
-    database would both take its queue and run the same steps twice."""
+    database would both take its queue and run the same steps twice. An engine stopping (a
+    restart) has `wait_s` to let go."""
     if str(db) == ":memory:":
         return None
     Path(db).parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(f"{db}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise EngineInUse(f"another engine is running on {db}; stop it first") from None
-    return fd
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise EngineInUse(f"another engine is running on {db}; stop it first") from None
+            time.sleep(0.1)
 
 
 class Engine:
@@ -101,9 +106,10 @@ class Engine:
         retention_ms: int = DEFAULT_RETENTION_MS,
         signing_key: str | None = None,
         event_keys: Sequence[str] = (),
+        lock_wait_s: float = 10.0,
     ) -> None:
         self.clock = clock or SystemClock()
-        self._lock = _hold(db)
+        self._lock = _hold(db, lock_wait_s)
         try:
             self.store = Store(db)
         except BaseException:

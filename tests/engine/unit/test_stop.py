@@ -2,6 +2,7 @@
 `docs-ingest engine` stop it), and a second engine on the same database is refused."""
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,6 @@ def test_a_second_engine_on_the_same_database_is_refused_until_the_first_closes(
 ) -> None:
     first = Engine(tmp_path / "engine.db")
     with pytest.raises(EngineInUse, match=r"another engine is running on .*engine\.db"):
-        Engine(tmp_path / "engine.db")
-    first.close()
-    Engine(tmp_path / "engine.db").close()
+        Engine(tmp_path / "engine.db", lock_wait_s=0.3)
+    threading.Timer(0.3, first.close).start()  # as an engine being restarted lets go
+    Engine(tmp_path / "engine.db", lock_wait_s=5).close()
