@@ -56,8 +56,9 @@ from service.planner import (
     plan,
 )
 
-# Events per fan-out step: Inngest takes up to 5,000 events and 3 MiB in one request. Each step
-# adds a call that replays the plan, so fewer, larger steps fan out faster.
+# Events per fan-out step, sent in requests of at most FAN_OUT_BYTES of data (Inngest takes up to
+# 5,000 events and 3 MiB in one). Each step adds a call that replays the run, so fewer, larger
+# steps fan out faster; a step sent again after a crash is still one event per file (event ids).
 FAN_OUT_EVENTS = 1000
 FAN_OUT_BYTES = 1024 * 1024
 FIRST_WAIT = datetime.timedelta(seconds=1)
@@ -177,23 +178,39 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
             return await _plan(services, event, after, config, int(store["store_id"]))
 
         planned = await ctx.step.run("plan", plan_files)
-        files = [
-            PlannedFile(**{**item, "action": FileAction(item["action"])})
-            for item in planned["files"]
-        ]
 
         async def record_plan() -> int:
+            files = [_planned_file(item) for item in planned["files"]]
             await in_session(services, jobs.record_plan, job_id, files)
             return len(files)
 
         await ctx.step.run("record-plan", record_plan)
-        tasks = [
-            _file_event(job_id, event, store, started["repository"], item, config, planned["force"])
-            for item in files
-            if item.skip_reason is None
-        ]
-        for number, batch in enumerate(fan_out_batches(tasks)):
-            await ctx.step.send_event(f"fan-out-{number}", batch)
+        # Every call of the run replays these lines: the events are made only in the step that
+        # sends them, so that the calls after the fan-out do not make thousands of them again.
+        to_send = [item for item in planned["files"] if item["skip_reason"] is None]
+
+        async def fan_out(first: int) -> list[str]:
+            """The events of the files from `first` on; their ids, as `step.send_event` answers
+            (the engine console lists the runs they started)."""
+            events = [
+                _file_event(
+                    job_id,
+                    event,
+                    store,
+                    started["repository"],
+                    _planned_file(item),
+                    config,
+                    planned["force"],
+                )
+                for item in to_send[first : first + FAN_OUT_EVENTS]
+            ]
+            ids = []
+            for batch in fan_out_batches(events):
+                ids += await metrics.send_events(client, batch)
+            return ids
+
+        for number, first in enumerate(range(0, len(to_send), FAN_OUT_EVENTS)):
+            await ctx.step.run(f"fan-out-{number}", fan_out, first)
 
         for waits in itertools.count():
             progress = await ctx.step.run("count-pending", _progress, services, job_id)
@@ -325,6 +342,10 @@ async def _progress(services: Services, job_id: int) -> dict[str, Any]:
         }
 
     return await in_session(services, work)
+
+
+def _planned_file(item: dict[str, Any]) -> PlannedFile:
+    return PlannedFile(**{**item, "action": FileAction(item["action"])})
 
 
 def _file_event(
