@@ -147,7 +147,7 @@ def plan(
             else:
                 limit = MAX_INDEXED_PATH_BYTES
                 reason = f"its path is {length} bytes; paths over {limit} are not indexed"
-                planned.append(_skipped(entry, reason, shortened_path(path)))
+                planned.append(_skipped(entry, reason, _shortened_path(path)))
             continue
         if entry.size > config.max_file_size:
             if was_indexed:  # its old chunks must not outlive it
@@ -168,7 +168,7 @@ def _skipped(entry: TreeEntry, reason: str, path: str | None = None) -> PlannedF
     return PlannedFile(path or entry.path, FileAction.PROCESS, entry.blob_sha, entry.size, reason)
 
 
-def shortened_path(path: str) -> str:
+def _shortened_path(path: str) -> str:
     """`path` cut to SHORTENED_PATH_BYTES, with its length and a digest that keep it unique."""
     raw = path.encode("utf-8", "surrogatepass")
     head = raw[:SHORTENED_PATH_BYTES].decode("utf-8", "ignore")
