@@ -62,7 +62,7 @@ def path_problem(path: str) -> str | None:
         why = "it contains a NUL character"
     elif path.startswith("/"):
         why = "it is absolute (paths are relative to the repository's root)"
-    elif len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+    elif len(_path_bytes(path)) > MAX_PATH_BYTES:
         why = f"it is over {MAX_PATH_BYTES} bytes"
     else:
         bad = next(
@@ -140,7 +140,7 @@ def plan(
             elif entry is not None and candidates is not None:
                 planned.append(_skipped(entry, "outside the include globs of " + CONFIG_FILE))
             continue
-        length = len(path.encode("utf-8", "surrogatepass"))
+        length = len(_path_bytes(path))
         if length > MAX_INDEXED_PATH_BYTES:
             if was_indexed:  # where the database could hold it: its old chunks must go
                 planned.append(PlannedFile(path, FileAction.DELETE))
@@ -168,8 +168,13 @@ def _skipped(entry: TreeEntry, reason: str, path: str | None = None) -> PlannedF
     return PlannedFile(path or entry.path, FileAction.PROCESS, entry.blob_sha, entry.size, reason)
 
 
+def _path_bytes(path: str) -> bytes:
+    """`path` as git stores it (a name that is not UTF-8 comes back from git as surrogates)."""
+    return path.encode("utf-8", "surrogatepass")
+
+
 def _shortened_path(path: str) -> str:
     """`path` cut to SHORTENED_PATH_BYTES, with its length and a digest that keep it unique."""
-    raw = path.encode("utf-8", "surrogatepass")
+    raw = _path_bytes(path)
     head = raw[:SHORTENED_PATH_BYTES].decode("utf-8", "ignore")
     return f"{head}... ({len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()[:16]})"
