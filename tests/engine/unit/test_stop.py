@@ -7,27 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from engine.consts import QueueKind
+from engine.clock import SystemClock
 from engine.server import Engine, EngineInUse
 
 
-def test_the_queue_loop_stops_when_cancelled_as_work_wakes_it(tmp_path: Path) -> None:
-    """A finishing call wakes the loop as shutdown cancels it: the loop must still end, or it
-    would go on taking work beside the engine that replaces it on the same database."""
+def test_the_queue_loops_wait_ends_cancelled_when_cancelled_as_work_wakes_it() -> None:
+    """A finishing call wakes the loop as shutdown cancels it: the loop's wait must still end
+    cancelled, or the loop would go on taking work beside the engine that replaces it on the
+    same database."""
 
     async def main() -> bool:
-        engine = Engine(tmp_path / "engine.db", poll_interval=None)
-        # A timer due in an hour: the idle loop waits for it, or for a wake.
-        engine.store.enqueue(QueueKind.WAKE, engine.clock.now() + 3_600_000, run_id="r")
-        try:
-            running = asyncio.create_task(engine.run())
-            await asyncio.sleep(0.2)
-            engine.notify()
-            running.cancel()
-            await asyncio.wait([running], timeout=5)
-            return running.cancelled()
-        finally:
-            engine.close()
+        wake = asyncio.Event()
+        # Due in an hour: the loop waits for that, or for a wake.
+        waiting = asyncio.create_task(SystemClock().wait(SystemClock().now() + 3_600_000, wake))
+        await asyncio.sleep(0)  # let it start waiting
+        wake.set()
+        waiting.cancel()
+        await asyncio.wait([waiting])
+        return waiting.cancelled()
 
     assert asyncio.run(main())
 
