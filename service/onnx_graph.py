@@ -31,7 +31,6 @@ _VARINT, _FIXED64, _LENGTH, _FIXED32 = 0, 1, 2, 5
 @dataclass
 class _Field:
     number: int
-    kind: int
     value: int | bytes  # an int for a varint, the payload's bytes otherwise
     raw: bytes  # the whole field as it was read: key, length and payload
 
@@ -84,7 +83,7 @@ def _fields(data: bytes) -> Iterator[_Field]:
             value, position = data[position : position + size], position + size
         else:
             raise ValueError(f"unsupported protobuf wire type {kind}")
-        yield _Field(number, kind, value, data[start:position])
+        yield _Field(number, value, data[start:position])
 
 
 def _payloads(data: bytes, number: int) -> Iterator[bytes]:
