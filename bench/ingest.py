@@ -20,7 +20,7 @@ enforces per-minute rate limits as OpenAI does; with --embedder local, the servi
        `LocalEmbedder` in batches of --batch-size (32), one at a time, then each file upserted.
        The tokenizer (and the model) load before the timing; `serve` loads its own in the job;
    (b) full path: `docs-ingest serve` in a subprocess (embedded engine, SQLite, Qdrant Edge,
-       DOCS_INGEST_EMBEDDER, DOCS_INGEST_FILE_CONCURRENCY = --concurrency (64),
+       DOCS_INGEST_EMBEDDER, DOCS_INGEST_FILE_CONCURRENCY = --concurrency (the service's default),
        DOCS_INGEST_EMBEDDING_REQUESTS = --requests), the repository connected through
        `service.repositories.connect` before `serve` starts, one signed push webhook; timed from
        the POST until the job row is terminal. Meanwhile the resident memory (VmRSS) of `serve`
@@ -112,7 +112,7 @@ from service.models import (
 )
 from service.planner import plan
 from service.repositories import connect, local_external_id
-from service.settings import Settings
+from service.settings import LOCAL_FILE_CONCURRENCY, OPENAI_FILE_CONCURRENCY, Settings
 from service.sources.local_git import LocalGitSource
 from service.vectors import EdgeVectorStore
 from web.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signature_of
@@ -1079,8 +1079,8 @@ def parse_args() -> argparse.Namespace:
     add(
         "--concurrency",
         type=int,
-        default=64,
-        help="files at once: DOCS_INGEST_FILE_CONCURRENCY and the plain script's reads (64)",
+        help="files at once: DOCS_INGEST_FILE_CONCURRENCY and the plain script's reads (the"
+        f" service's default: {OPENAI_FILE_CONCURRENCY} openai, {LOCAL_FILE_CONCURRENCY} local)",
     )
     add(
         "--requests",
@@ -1124,6 +1124,9 @@ def parse_args() -> argparse.Namespace:
     add("--keep", action="store_true", help="keep the work folder (logs, databases)")
     add("--profile", type=Path, help="run `serve` under cProfile and write its stats here")
     args = parser.parse_args()
+    if args.concurrency is None:
+        openai = args.embedder == "openai"
+        args.concurrency = OPENAI_FILE_CONCURRENCY if openai else LOCAL_FILE_CONCURRENCY
     for name in ("files", "concurrency", "requests", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")

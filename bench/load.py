@@ -66,7 +66,7 @@ from service.db import create_db_engine, database_url, migrate, session_scope
 from service.embeddings import Embedder
 from service.models import IngestionCommit, IngestionStatus, Provider, Store
 from service.repositories import connect, local_external_id
-from service.settings import Settings
+from service.settings import OPENAI_FILE_CONCURRENCY, Settings
 from service.vectors import EdgeVectorStore
 from web.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signature_of
 
@@ -704,7 +704,7 @@ def parse_args() -> argparse.Namespace:
     add(
         "--file-concurrency",
         type=int,
-        help="DOCS_INGEST_FILE_CONCURRENCY of the service (its default, 64)",
+        help="DOCS_INGEST_FILE_CONCURRENCY of the service (its default with OpenAI, 128)",
     )
     add(
         "--requests",
@@ -757,7 +757,7 @@ def header(args: argparse.Namespace) -> None:
         ("files per repository", str(args.files)),
         ("fake embedding latency", f"{args.latency_ms:.0f} ms a request"),
         ("webhook connections at once", str(args.concurrency)),
-        ("file concurrency (service)", str(args.file_concurrency or defaults.file_concurrency)),
+        ("file concurrency (service)", str(args.file_concurrency or OPENAI_FILE_CONCURRENCY)),
         ("requests in flight (service)", str(args.requests or defaults.embedding_requests)),
         ("app database", database),
         ("rounds", str(args.rounds)),

@@ -169,7 +169,7 @@ def _check_signed_mode(settings: Settings) -> None:
 def engine_workers(settings: Settings) -> int:
     """SDK calls the engine makes at once: every file run the service allows, with as many again
     for orchestrators, deletions and failure handlers (the engine's default is 100)."""
-    return max(ENGINE_WORKERS, 2 * settings.file_concurrency)
+    return max(ENGINE_WORKERS, 2 * settings.files_at_once)
 
 
 def _die_with_parent() -> None:

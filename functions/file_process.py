@@ -72,7 +72,7 @@ def create_file_process(client: inngest.Inngest, services: Services) -> inngest.
         fn_id="docs-file-process",
         name="Index a file",
         trigger=inngest.TriggerEvent(event=FILE_PROCESS),
-        concurrency=[inngest.Concurrency(limit=services.settings.file_concurrency)],
+        concurrency=[inngest.Concurrency(limit=services.settings.files_at_once)],
         cancel=[inngest.Cancel(event=INGESTION_CANCELLED, if_exp=CANCEL_MATCH)],
         retries=3,
         on_failure=record_failure,

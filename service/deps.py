@@ -1,5 +1,6 @@
 """The service's long-lived parts, built once per app from settings, and their FastAPI aliases."""
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,13 @@ from service.inngest_client import create_client
 from service.models import ConnectedRepository, Provider
 from service.settings import Settings
 from service.sources import Source
-from service.sources.github import AppInstallationAuth, GitHubAuth, GitHubSource, StaticToken
+from service.sources.github import (
+    REQUESTS_AT_ONCE,
+    AppInstallationAuth,
+    GitHubAuth,
+    GitHubSource,
+    StaticToken,
+)
 from service.sources.local_git import LocalGitSource
 from service.vectors import VectorStore, create_vector_store
 
@@ -38,6 +45,11 @@ class Services:
     _installations: dict[int, AppInstallationAuth] = field(default_factory=dict)
     # One source per local path, so the file runs of a repository share its blob reads.
     _local_sources: dict[Path, LocalGitSource] = field(default_factory=dict)
+    # The requests out to GitHub at once, of every repository: within GitHub's concurrency limit
+    # however many files are in flight.
+    _github_requests: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(REQUESTS_AT_ONCE)
+    )
 
     @classmethod
     def create(cls, settings: Settings) -> "Services":
@@ -71,6 +83,7 @@ class Services:
             repository.full_name,
             self._github_auth(repository),
             api_url=self.settings.github_api_url,
+            requests=self._github_requests,
         )
 
     def _github_auth(self, repository: ConnectedRepository) -> GitHubAuth:

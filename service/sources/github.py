@@ -55,6 +55,9 @@ RATE_LIMIT_RESET = "x-ratelimit-reset"
 COMPARE_FILES_CAP = 300
 COMPARE_PAGE_SIZE = 100
 TREE_WALK_CONCURRENCY = 8
+# GitHub allows 100 concurrent requests per token, REST and GraphQL together; the service keeps to
+# half of them, whatever the number of files in flight, and leaves the rest to other clients.
+REQUESTS_AT_ONCE = 50
 UNSPECIFIED_RATE_LIMIT_WAIT = 60.0  # GitHub: "wait at least one minute" when it names no time
 MIN_RATE_LIMIT_WAIT = 1.0
 JWT_BACKDATE = 60  # GitHub's advice against clock drift
@@ -182,7 +185,9 @@ class AppInstallationAuth(GitHubAuth):
         installation_id: int,
         api_url: str = API_URL,
         clock: Clock = time.time,
+        requests: asyncio.Semaphore | None = None,
     ) -> None:
+        """`requests` bounds the requests out at once; sources of one token should share it."""
         self._http = http
         self._app_id = app_id
         # Keys pasted into one-line environment variables often carry literal "\n".
@@ -236,7 +241,9 @@ class GitHubSource:
         *,
         api_url: str = API_URL,
         clock: Clock = time.time,
+        requests: asyncio.Semaphore | None = None,
     ) -> None:
+        """`requests` bounds the requests out at once; sources of one token should share it."""
         owner, _, name = repository.partition("/")
         if not owner or not name or "/" in name:
             raise ValueError(f"a GitHub repository is 'owner/name', not {repository!r}")
@@ -244,6 +251,7 @@ class GitHubSource:
         self._repository = repository
         self._auth = auth
         self._clock = clock
+        self._requests = requests or asyncio.Semaphore(REQUESTS_AT_ONCE)
         self._repo_url = f"{api_url.rstrip('/')}/repos/{quote(owner)}/{quote(name)}"
 
     def __repr__(self) -> str:
@@ -386,7 +394,8 @@ class GitHubSource:
         accept: str = JSON_MEDIA_TYPE,
     ) -> httpx.Response:
         token = await self._auth.token()
-        return await _send(self._http, "GET", url, token, what, self._clock, params, accept)
+        async with self._requests:
+            return await _send(self._http, "GET", url, token, what, self._clock, params, accept)
 
 
 async def _send(

@@ -12,7 +12,8 @@ The kill points are found by polling the app's database every few milliseconds:
   is sending, or about to send, the file events; no file can be done before the app has loaded
   its model, so this window is wide.
 * mid-file: a quarter to three quarters of the files are done. The runs in flight record at most
-  `file_concurrency` (64) files at once, fewer than the window's 150, so it cannot be skipped.
+  `files_at_once` (64 on the local model) files at once, fewer than the window's 150, so it
+  cannot be skipped.
 * finalize: every file row is final and the job is not. The orchestrator still has to wake,
   count and finalize, a few calls; should the job be found already final, the kill comes after
   it and the case says so.

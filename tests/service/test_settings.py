@@ -31,3 +31,15 @@ def test_an_empty_variable_is_an_unset_one(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.embedding_rpm is None
     assert settings.port == 8000
     assert settings.database_url is None
+
+
+@pytest.mark.parametrize(
+    ("embedder", "set_to", "files"), [("openai", "", 128), ("local", "", 64), ("openai", "8", 8)]
+)
+def test_files_at_once_follow_the_embedder_unless_set(
+    monkeypatch: pytest.MonkeyPatch, embedder: str, set_to: str, files: int
+) -> None:
+    monkeypatch.setenv("DOCS_INGEST_EMBEDDER", embedder)
+    monkeypatch.setenv("DOCS_INGEST_FILE_CONCURRENCY", set_to)
+
+    assert Settings().files_at_once == files

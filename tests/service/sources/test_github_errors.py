@@ -1,5 +1,6 @@
 """GitHub's refusals and failures become the source error tree, with a usable retry_after."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -153,3 +154,25 @@ async def test_every_request_carries_the_token_and_api_headers(
     headers = route.calls.last.request.headers
     assert headers["authorization"] == f"Bearer {TOKEN}"
     assert headers["x-github-api-version"] == "2022-11-28"
+
+
+async def test_requests_beyond_the_bound_wait_for_a_free_one() -> None:
+    in_flight = most = 0
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return httpx.Response(200, json={"content": "aGk=", "encoding": "base64"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        shared = asyncio.Semaphore(3)
+        sources = [
+            GitHubSource(http, REPOSITORY, StaticToken(TOKEN), api_url=API_URL, requests=shared)
+            for _ in range(2)
+        ]
+        blobs = await asyncio.gather(*(sources[n % 2].read_blob(f"{n:040x}") for n in range(20)))
+    assert blobs == [b"hi"] * 20
+    assert most == 3  # the two sources' requests together, never more
