@@ -100,7 +100,7 @@ from cli.pushes import push_payload
 from service.chunking import ChunkedDocument
 from service.config import CONFIG_FILE, RepoConfig, parse_repo_config
 from service.db import create_db_engine, migrate, session_scope
-from service.embeddings import Embedder, LocalEmbedder, OpenAIEmbedder
+from service.embeddings import Embedder, LocalEmbedder, OpenAIEmbedder, Vector
 from service.indexing import chunk_records, chunk_text, unreadable_reason
 from service.models import (
     ConnectedRepository,
@@ -543,7 +543,7 @@ class Plain:
             return chunked(content.decode(), self.embedder, self.planned.config)
 
     async def upsert(
-        self, path: str, blob_sha: str, document: ChunkedDocument, vectors: list[list[float]]
+        self, path: str, blob_sha: str, document: ChunkedDocument, vectors: list[Vector]
     ) -> None:
         records = chunk_records(document, blob_sha, vectors)
         await self.vectors.upsert_file(COLLECTION, REPO_NAME, path, records)
@@ -564,7 +564,7 @@ async def plain_openai(
         reading = asyncio.Semaphore(args.concurrency)
         sending = asyncio.Semaphore(args.requests)
         documents: dict[int, ChunkedDocument] = {}
-        vectors: dict[int, dict[int, list[float]]] = {}  # file number -> chunk index -> vector
+        vectors: dict[int, dict[int, Vector]] = {}  # file number -> chunk index -> vector
         waiting: list[tuple[int, int, str]] = []  # (file, chunk, text) not yet in a request
         tasks: list[asyncio.Task[None]] = []
 
@@ -629,7 +629,7 @@ async def plain_local(repo: Path, store_dir: Path, args: argparse.Namespace) -> 
         for chunk in document.chunks
     ]
     chunks.sort(key=lambda item: item[1].token_count)
-    vectors: dict[int, dict[int, list[float]]] = {
+    vectors: dict[int, dict[int, Vector]] = {
         number: {} for number, document in enumerate(documents) if document is not None
     }
     for first in range(0, len(chunks), args.batch_size):

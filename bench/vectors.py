@@ -38,6 +38,7 @@ def make_files(
     rng = np.random.default_rng(seed)
     vectors = rng.normal(size=(files * chunks, dimension))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = vectors.astype(np.float32)
     made = []
     for number in range(files):
         records = [
@@ -47,7 +48,7 @@ def make_files(
                 heading_path=("Guide", f"Section {index}"),
                 title=f"File {number}",
                 content_sha=f"{number:040x}",
-                vector=[float(x) for x in vectors[number * chunks + index]],
+                vector=vectors[number * chunks + index],
             )
             for index in range(chunks)
         ]

@@ -117,7 +117,7 @@ async def _embed(context: Context, text: str) -> list[float]:
         raise ProcedureError(
             ErrorCode.BAD_GATEWAY, f"the question could not be embedded: {exc}"
         ) from exc
-    return vector
+    return vector.tolist()  # type: ignore[no-any-return]
 
 
 async def _search(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pydantic import BaseModel
 
 from service.chunking import ChunkedDocument, chunk_markdown
-from service.embeddings import Embedder
+from service.embeddings import Embedder, Vector
 from service.sources import Source
 from service.vectors import ChunkRecord, VectorStore
 
@@ -118,7 +118,7 @@ def chunk_text(
 
 
 def chunk_records(
-    document: ChunkedDocument, blob_sha: str, vectors: Sequence[list[float]]
+    document: ChunkedDocument, blob_sha: str, vectors: Sequence[Vector]
 ) -> list[ChunkRecord]:
     """The points of a file's chunks, one vector each, in order."""
     return [

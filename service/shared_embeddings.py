@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from service import metrics
-from service.embeddings import EmbeddingError, check_input_tokens
+from service.embeddings import EmbeddingError, Vector, check_input_tokens
 from service.pacing import Pacing
 
 #: Times a request is sent again after a 429 or a server error (paced) before its files fail
@@ -45,18 +45,18 @@ class RequestEmbedder(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
-    async def embed_request(self, texts: list[str]) -> list[list[float]]: ...
+    async def embed_request(self, texts: list[str]) -> list[Vector]: ...
 
 
 @dataclass(eq=False)
 class _Call:
     """One `embed` call: where its vectors go and the future its caller awaits."""
 
-    future: asyncio.Future[list[list[float]]]
-    vectors: list[list[float] | None]
+    future: asyncio.Future[list[Vector]]
+    vectors: list[Vector | None]
     missing: int
 
-    def put(self, index: int, vector: list[float]) -> None:
+    def put(self, index: int, vector: Vector) -> None:
         if self.future.done():
             return
         self.vectors[index] = vector
@@ -108,14 +108,14 @@ class SharedEmbedder:
 
     async def embed(
         self, texts: Sequence[str], token_counts: Sequence[int] | None = None
-    ) -> list[list[float]]:
+    ) -> list[Vector]:
         if not texts:
             return []
         counts = token_counts
         if counts is None:
             counts = await asyncio.to_thread(lambda: [self.count_tokens(text) for text in texts])
         check_input_tokens(counts, self.model, self.max_input_tokens)
-        future: asyncio.Future[list[list[float]]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[list[Vector]] = asyncio.get_running_loop().create_future()
         call = _Call(future, [None] * len(texts), len(texts))
         self._queue.extend(
             _Input(call, i, text, n) for i, (text, n) in enumerate(zip(texts, counts, strict=True))

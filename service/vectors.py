@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 import qdrant_edge as edge
 
 from service.batching import Batcher
+from service.embeddings import Vector
 from service.settings import Settings
 
 T = TypeVar("T")
@@ -101,7 +102,7 @@ class ChunkRecord:
     heading_path: tuple[str, ...]
     title: str | None
     content_sha: str
-    vector: list[float]
+    vector: Vector
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,19 +253,21 @@ class EdgeVectorStore:
         chunks: Sequence[ChunkRecord],
         total: int | None = None,
     ) -> None:
-        points = [
-            edge.Point(
-                point_id(collection, repository, path, chunk.chunk_index),
-                list(chunk.vector),
-                chunk_payload(repository, path, chunk),
-            )
-            for chunk in chunks
-        ]
         surplus = _edge_file_filter(
             repository, path, from_chunk=len(chunks) if total is None else total
         )
 
         def write(opened: _OpenShard) -> None:
+            # Made here, one file at a time: the points of every file waiting for the thread
+            # would hold their vectors as lists of Python floats, 8 times their size.
+            points = [
+                edge.Point(
+                    point_id(collection, repository, path, chunk.chunk_index),
+                    chunk.vector.tolist(),
+                    chunk_payload(repository, path, chunk),
+                )
+                for chunk in chunks
+            ]
             if points:
                 opened.shard.update(edge.UpdateOperation.upsert_points(points))
             opened.shard.update(edge.UpdateOperation.delete_points_by_filter(surplus))

@@ -66,7 +66,7 @@ class QdrantServerVectorStore:
         points = [
             models.PointStruct(
                 id=point_id(collection, repository, path, chunk.chunk_index),
-                vector=list(chunk.vector),
+                vector=chunk.vector.tolist(),
                 payload=chunk_payload(repository, path, chunk),
             )
             for chunk in chunks

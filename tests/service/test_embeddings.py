@@ -76,7 +76,7 @@ def test_local_embeddings_are_deterministic_across_calls_and_instances(
     again = asyncio.run(local.embed(texts))
     other_instance = asyncio.run(LocalEmbedder(batch_size=1).embed(texts))
 
-    assert first == again
+    assert np.array_equal(first, again)
     assert np.allclose(first, other_instance, atol=1e-6)
 
 

@@ -17,6 +17,7 @@ import pytest
 import qdrant_edge
 from qdrant_client import AsyncQdrantClient
 
+from service.embeddings import Vector
 from service.settings import Settings
 from service.vectors import (
     ChunkRecord,
@@ -68,11 +69,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await made.close()
 
 
-def random_vectors(seed: int, count: int) -> list[list[float]]:
-    return [
-        [float(x) for x in row]
-        for row in np.random.default_rng(seed).normal(size=(count, DIMENSION))
-    ]
+def random_vectors(seed: int, count: int) -> list[Vector]:
+    return list(np.random.default_rng(seed).normal(size=(count, DIMENSION)).astype(np.float32))
 
 
 def make_chunks(
@@ -96,7 +94,7 @@ def top_entries(root: Path) -> list[str]:
     return sorted(str(path.relative_to(root)) for path in [*root.glob("*"), *root.glob("*/*")])
 
 
-def nudged(vector: list[float], seed: int = 99) -> list[float]:
+def nudged(vector: Vector, seed: int = 99) -> list[float]:
     noise = np.random.default_rng(seed).normal(scale=0.01, size=DIMENSION)
     return [float(x) for x in np.asarray(vector) + noise]
 
@@ -125,7 +123,7 @@ async def test_a_title_survives_the_round_trip(store: VectorStore) -> None:
     chunks = make_chunks(5, 1)
     await store.upsert_file(COLLECTION, REPO, "titled.md", chunks)
 
-    [hit] = await store.search(COLLECTION, chunks[0].vector, limit=1)
+    [hit] = await store.search(COLLECTION, chunks[0].vector.tolist(), limit=1)
 
     assert hit.title == "Title 5"
 
@@ -139,7 +137,7 @@ async def test_writing_a_file_again_overwrites_its_points_instead_of_adding(
     await store.upsert_file(COLLECTION, REPO, "a.md", rewritten)
 
     assert await store.count(COLLECTION) == 3
-    hits = await store.search(COLLECTION, rewritten[2].vector, limit=3)
+    hits = await store.search(COLLECTION, rewritten[2].vector.tolist(), limit=3)
     assert {hit.text for hit in hits} == {chunk.text for chunk in rewritten}
 
 
@@ -153,7 +151,7 @@ async def test_a_shrunk_file_keeps_only_its_new_chunks(store: VectorStore) -> No
     assert await store.count(COLLECTION, repository=REPO, path="a.md") == 2
     assert await store.count(COLLECTION, repository=REPO, path="b.md") == 3
     assert await store.count(COLLECTION, repository=OTHER_REPO, path="a.md") == 5
-    hits = await store.search(COLLECTION, make_chunks(1, 5)[4].vector, limit=20)
+    hits = await store.search(COLLECTION, make_chunks(1, 5)[4].vector.tolist(), limit=20)
     assert sorted(
         hit.chunk_index for hit in hits if (hit.repository, hit.path) == (REPO, "a.md")
     ) == [0, 1]
@@ -171,7 +169,7 @@ async def test_a_file_written_in_parts_keeps_every_part_and_drops_what_is_past_i
 
     assert await store.count(COLLECTION, repository=REPO, path="a.md") == 5
     for chunk in chunks:
-        (hit,) = await store.search(COLLECTION, chunk.vector, limit=1)
+        (hit,) = await store.search(COLLECTION, chunk.vector.tolist(), limit=1)
         assert (hit.chunk_index, hit.text) == (chunk.chunk_index, chunk.text)
 
 
@@ -207,7 +205,7 @@ async def test_repository_filter_limits_search_and_count(store: VectorStore) -> 
     await store.upsert_file(COLLECTION, REPO, "a.md", near)
     await store.upsert_file(COLLECTION, OTHER_REPO, "far.md", make_chunks(2, 3))
 
-    hits = await store.search(COLLECTION, near[0].vector, limit=10, repository=OTHER_REPO)
+    hits = await store.search(COLLECTION, near[0].vector.tolist(), limit=10, repository=OTHER_REPO)
 
     assert len(hits) == 3
     assert {hit.repository for hit in hits} == {OTHER_REPO}
@@ -234,7 +232,7 @@ async def test_another_dimension_for_an_existing_collection_is_refused(store: Ve
 
 
 async def test_a_vector_of_the_wrong_length_is_a_store_error(store: VectorStore) -> None:
-    bad = ChunkRecord(0, "text", (), None, "blob", [0.5] * (DIMENSION + 1))
+    bad = ChunkRecord(0, "text", (), None, "blob", np.full(DIMENSION + 1, 0.5, np.float32))
 
     with pytest.raises(VectorStoreError):
         await store.upsert_file(COLLECTION, REPO, "a.md", [bad])
@@ -297,7 +295,7 @@ async def test_edge_points_outlive_closing_and_reopening(tmp_path: Path) -> None
     reopened = EdgeVectorStore(root)
     try:
         assert await reopened.count(COLLECTION) == 3
-        [hit] = await reopened.search(COLLECTION, chunks[2].vector, limit=1)
+        [hit] = await reopened.search(COLLECTION, chunks[2].vector.tolist(), limit=1)
         assert (hit.path, hit.chunk_index, hit.text) == ("a.md", 2, chunks[2].text)
         with pytest.raises(DimensionMismatchError):
             await reopened.ensure_collection(COLLECTION, DIMENSION * 2)
@@ -386,7 +384,7 @@ async def test_edge_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     try:
         assert await store.count(COLLECTION, path="a.md") == 3
         assert await store.count(COLLECTION, path="b.md") == 2
-        [hit] = await store.search(COLLECTION, make_chunks(3, 3)[2].vector, limit=1)
+        [hit] = await store.search(COLLECTION, make_chunks(3, 3)[2].vector.tolist(), limit=1)
         assert (hit.path, hit.text) == ("a.md", make_chunks(3, 3)[2].text)
     finally:
         await store.close()
