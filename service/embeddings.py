@@ -243,7 +243,7 @@ class _MiniLM:
 
     def embed(self, texts: list[str]) -> list[Vector]:
         encodings = self._tokenizer.encode_batch(texts)
-        vectors: list[Vector] = [np.empty(0, np.float32)] * len(texts)
+        vectors: dict[int, Vector] = {}
         for group in _length_groups([len(e.ids) for e in encodings], LOCAL_GROUP_TOKENS):
             width = len(encodings[group[-1]].ids)
             input_ids = np.zeros((len(group), width), dtype=np.int64)
@@ -264,10 +264,9 @@ class _MiniLM:
             )
             mask = attention_mask.astype(np.float32)[:, :, np.newaxis]
             pooled: Matrix = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1.0)
-            for index, vector in zip(group, _normalised(pooled), strict=True):
-                vectors[index] = vector
+            vectors.update(zip(group, _normalised(pooled), strict=True))
         _release_freed_memory()
-        return vectors
+        return [vectors[index] for index in range(len(texts))]
 
 
 @cache

@@ -185,9 +185,7 @@ class AppInstallationAuth(GitHubAuth):
         installation_id: int,
         api_url: str = API_URL,
         clock: Clock = time.time,
-        requests: asyncio.Semaphore | None = None,
     ) -> None:
-        """`requests` bounds the requests out at once; sources of one token should share it."""
         self._http = http
         self._app_id = app_id
         # Keys pasted into one-line environment variables often carry literal "\n".
