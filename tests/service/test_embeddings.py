@@ -48,7 +48,7 @@ def test_local_vectors_have_384_unit_norm_dimensions(local: LocalEmbedder) -> No
     vectors = asyncio.run(local.embed(["How do I rotate an API token?", "Deploying with Docker"]))
 
     assert (local.model, local.dimension) == ("all-MiniLM-L6-v2", 384)
-    assert [len(v) for v in vectors] == [384, 384]
+    assert [(len(v), v.dtype) for v in vectors] == [(384, np.float32)] * 2
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert cosine(vectors[0], vectors[1]) < 0.9
 
@@ -272,6 +272,8 @@ def test_openai_results_follow_index_when_answered_out_of_order(
     vectors = asyncio.run(make_openai(openai_router).embed(texts))
 
     assert np.allclose(vectors, [unit(fake_vector(t)) for t in texts], atol=1e-6)
+    # Held as 4 bytes a dimension until a store writes them, not as lists of Python floats.
+    assert all(v.dtype == np.float32 for v in vectors)
 
 
 @pytest.mark.parametrize(
