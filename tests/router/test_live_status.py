@@ -12,6 +12,7 @@ import respx
 
 from router.inngest_api import InngestApi, RunInfo
 from router.live import LiveKey, LiveStatus
+from tests.in_flight import InFlight
 
 pytestmark = pytest.mark.anyio
 
@@ -334,23 +335,17 @@ async def test_an_event_without_a_run_yet_is_none_and_fresh(
 async def test_calls_for_different_jobs_run_concurrently_up_to_the_limit(
     router: respx.Router, clock: FakeClock
 ) -> None:
-    active, peak = 0, 0
-
-    async def counted(request: httpx.Request) -> httpx.Response:
-        nonlocal active, peak
-        active += 1
-        peak = max(peak, active)
-        await asyncio.sleep(0.01)
-        active -= 1
+    def answer(request: httpx.Request) -> httpx.Response:
         run_id = request.url.path.rsplit("/", 1)[1]
         return httpx.Response(200, json=envelope(run_json(run_id, "ev")))
 
+    counted = InFlight(answer)
     router.get(url__regex=rf"{BASE}/v1/runs/.+").mock(side_effect=counted)
     async with httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler)) as http:
         live = LiveStatus(InngestApi(http, BASE), timeout=10, clock=clock, max_concurrent_calls=3)
         answer = await live.lookup([LiveKey(n, None, f"run-{n}") for n in range(8)])
 
-    assert peak == 3
+    assert counted.most == 3
     assert not answer.stale and len(router.calls) == 8
 
 

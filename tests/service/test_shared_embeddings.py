@@ -12,6 +12,7 @@ import respx
 
 from service.embeddings import EmbeddingError, LocalEmbedder
 from service.shared_embeddings import SharedEmbedder
+from tests.in_flight import InFlight
 from tests.service.test_embeddings import (
     embeddings_answer,
     fake_vector,
@@ -88,16 +89,12 @@ def test_requests_stay_within_the_limits_and_use_every_slot(
     openai_router: respx.Router,
 ) -> None:
     requests: list[list[str]] = []
-    in_flight, most = 0, 0
 
-    async def server(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, most
+    def answer(request: httpx.Request) -> httpx.Response:
         requests.append(inputs_of(request))
-        in_flight += 1
-        most = max(most, in_flight)
-        await asyncio.sleep(0.01)
-        in_flight -= 1
         return embeddings_answer(request)
+
+    server = InFlight(answer)
 
     embedder = shared(openai_router, server, max_inputs=5, concurrency=3)
     texts = files(10)
@@ -110,7 +107,7 @@ def test_requests_stay_within_the_limits_and_use_every_slot(
     assert all(close(vectors, file) for vectors, file in zip(results, texts, strict=True))
     assert sorted(t for r in requests for t in r) == sorted(t for f in texts for t in f)
     assert max(len(r) for r in requests) <= 5
-    assert most == 3  # never more than the concurrency, and it is used
+    assert server.most == 3  # never more than the concurrency, and it is used
     assert len(requests) < len(texts)  # fewer requests than one per file
 
 

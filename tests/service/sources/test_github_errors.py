@@ -15,6 +15,7 @@ from service.sources import (
     SourceUnavailable,
 )
 from service.sources.github import GitHubSource, StaticToken
+from tests.in_flight import InFlight
 from tests.service.sources.fake_github import API_URL, REPOSITORY, TOKEN
 
 pytestmark = pytest.mark.anyio
@@ -157,15 +158,7 @@ async def test_every_request_carries_the_token_and_api_headers(
 
 
 async def test_requests_beyond_the_bound_wait_for_a_free_one() -> None:
-    in_flight = most = 0
-
-    async def answer(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        await asyncio.sleep(0.01)
-        in_flight -= 1
-        return httpx.Response(200, json={"content": "aGk=", "encoding": "base64"})
+    answer = InFlight(lambda _: httpx.Response(200, json={"content": "aGk=", "encoding": "base64"}))
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
         shared = asyncio.Semaphore(3)
@@ -175,4 +168,4 @@ async def test_requests_beyond_the_bound_wait_for_a_free_one() -> None:
         ]
         blobs = await asyncio.gather(*(sources[n % 2].read_blob(f"{n:040x}") for n in range(20)))
     assert blobs == [b"hi"] * 20
-    assert most == 3  # the two sources' requests together, never more
+    assert answer.most == 3  # the two sources' requests together, never more
