@@ -34,14 +34,12 @@ from engine.runs import RunMachine, exponential_backoff, linear_backoff
 from engine.scheduler import Scheduler
 from engine.signing import SIGNATURE_HEADER, Signer
 from engine.store import QueueItem, Store
+from engine.transport import EngineTransport
 
 log = logging.getLogger("engine")
 _NO_FUNCTION = {"name": "Error", "message": "the function is no longer registered"}
 
 CALL_TIMEOUT_S = 7200.0
-# httpcore checks every idle pooled connection (two syscalls each) on every request; with 100 kept
-# alive that halved the engine's throughput (bench/engine.py: 1,000 runs at 75 runs/s, 142 with 20)
-KEEPALIVE_CONNECTIONS = 20
 CRASH_DELAY_MS = 1000
 DISCOVERY_PORTS = (
     80,
@@ -147,14 +145,9 @@ class Engine:
     async def run(self) -> None:
         """Process the queue until cancelled."""
         self._wake = asyncio.Event()
-        limits = httpx.Limits(
-            max_connections=self.workers,
-            max_keepalive_connections=min(self.workers, KEEPALIVE_CONNECTIONS),
-        )
         async with httpx.AsyncClient(
             timeout=httpx.Timeout(CALL_TIMEOUT_S, connect=10.0),
-            limits=limits,
-            transport=self._transport,
+            transport=self._transport or EngineTransport(keepalive=self.workers),
         ) as http:
             self._http = http
             executor = Executor(http, self.signer)
