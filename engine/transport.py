@@ -6,8 +6,9 @@ and checks every pooled connection on every request. Here a connection is an asy
 fed to httptools' C parser, and the idle connections of each origin wait in a stack, so taking one
 costs the same however many there are.
 
-Plain-HTTP requests without a proxy take this path; the rest (HTTPS, proxies, HEAD) go to httpx's
-own transport. A kept-alive connection the app closed while it was idle fails before any answer
+Plain-HTTP requests take this path; HTTPS and HEAD requests go to httpx's own transport, and so
+does every request that the environment's proxy settings (HTTP_PROXY, NO_PROXY, ...) send through
+a proxy. A kept-alive connection the app closed while it was idle fails before any answer
 arrives: the request is then sent once more on a new connection (a call may run twice in any
 case: the engine retries calls that fail).
 """
@@ -131,11 +132,17 @@ class EngineTransport(httpx.AsyncBaseTransport):
         self._keepalive = keepalive  # idle connections kept per origin
         self._idle: defaultdict[tuple[str, int], list[_Connection]] = defaultdict(list)
         self._fallback = fallback or httpx.AsyncHTTPTransport()
-        self._proxies = urllib.request.getproxies()
+        self._proxies = urllib.request.getproxies()  # from the environment, as httpx reads them
+        self._via_proxy: dict[str, httpx.AsyncBaseTransport] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        if url.scheme != "http" or request.method == "HEAD" or self._proxied(url.host):
+        proxy = self._proxy_for(url)
+        if proxy is not None:
+            if proxy not in self._via_proxy:
+                self._via_proxy[proxy] = httpx.AsyncHTTPTransport(proxy=proxy)
+            return await self._via_proxy[proxy].handle_async_request(request)
+        if url.scheme != "http" or request.method == "HEAD":
             return await self._fallback.handle_async_request(request)
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         origin = (url.host, url.port or 80)
@@ -163,7 +170,8 @@ class EngineTransport(httpx.AsyncBaseTransport):
             for connection in connections:
                 connection.close()
         self._idle.clear()
-        await self._fallback.aclose()
+        for transport in [self._fallback, *self._via_proxy.values()]:
+            await transport.aclose()
 
     def _take_idle(self, origin: tuple[str, int]) -> _Connection | None:
         """The latest idle connection to `origin` that is still fit to use; the others close."""
@@ -192,8 +200,9 @@ class EngineTransport(httpx.AsyncBaseTransport):
             connection.close()
         return response
 
-    def _proxied(self, host: str) -> bool:
-        return "http" in self._proxies and not urllib.request.proxy_bypass(host)
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
+        return None if proxy is None or urllib.request.proxy_bypass(url.host) else proxy
 
 
 async def _connect(origin: tuple[str, int]) -> _Connection:

@@ -293,3 +293,20 @@ def test_a_streamed_request_body_is_sent_whole_with_its_length() -> None:
     assert response.json() == {"got": {"n": 7}}
     head, _ = server.requests[0]
     assert b"\r\nContent-Length: 7\r\n" in head and b"chunked" not in head.lower()
+
+
+def test_the_environments_proxy_settings_are_followed(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario(server: Server, _: httpx.AsyncClient) -> list[Any]:
+        monkeypatch.setenv("HTTP_PROXY", server.url.removesuffix("/api/inngest"))
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with httpx.AsyncClient(transport=EngineTransport(keepalive=8)) as client:
+            proxied = await client.post("http://app.example/api/inngest", content=b"1")
+            direct = await client.post(server.url, content=b"2")
+        return [proxied.json(), direct.json()]
+
+    server, answers = run(echo, scenario)
+
+    assert answers == [{"got": 1}, {"got": 2}]
+    [proxied, direct] = [head for head, _ in server.requests]
+    assert proxied.startswith(b"POST http://app.example/api/inngest HTTP/1.1\r\n")
+    assert direct.startswith(b"POST /api/inngest HTTP/1.1\r\n")
