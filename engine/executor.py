@@ -6,7 +6,8 @@ becomes a retriable `CallFailed` here, at the boundary, so the run machine deals
 outcomes. In signed mode every call is signed, and an answer the app refused as unauthorized
 (401) or did not sign with the engine's key is refused too: a retriable failure like an answer
 that is not from an SDK, as the Go executor retries a 401, so the run fails once its attempts
-are spent, with the message naming the signing key.
+are spent, with the message naming the signing key. One failure is not retried: an answer over
+8 MiB (engine.transport), which the same step would send again.
 """
 
 import json
@@ -30,6 +31,7 @@ from engine.consts import (
 from engine.outcomes import CallFailed, Completed, FailureKind, Outcome, Reported
 from engine.signing import SIGNATURE_HEADER, Signer
 from engine.timeutil import parse_timestamp
+from engine.transport import AnswerTooLarge
 
 log = logging.getLogger("engine")
 
@@ -53,6 +55,8 @@ class Executor:
             headers[SIGNATURE_HEADER] = self.signer.sign_request(body)
         try:
             response = await self.http.post(url, content=_encode(body), headers=headers)
+        except AnswerTooLarge as exc:  # the same step would answer the same again
+            return CallFailed(_error(str(exc)), retriable=False, kind=FailureKind.INVALID_ANSWER)
         except httpx.HTTPError as exc:
             return CallFailed(
                 _error(f"could not call the SDK at {url}: {exc!r}"),

@@ -22,9 +22,16 @@ from collections import defaultdict
 import httptools
 import httpx
 
+# The most an answer may carry, as the Go server reads at most MaxSDKResponseBodySize (a step's
+# output and input, 4 MiB each); past it the answer is dropped, not held in memory.
+MAX_ANSWER_SIZE = 8 * 1024 * 1024
 # Idle connections older than this are closed rather than reused: servers close theirs after a
 # few seconds (uvicorn 5, gunicorn 2), and a request sent as they do fails.
 IDLE_S = 1.5
+
+
+class AnswerTooLarge(httpx.RemoteProtocolError):
+    """The app's answer is over MAX_ANSWER_SIZE: sending it again would send it again."""
 
 
 class _Stale(Exception):
@@ -45,6 +52,7 @@ class _Connection(asyncio.Protocol):
         self._status = 0
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
+        self._size = 0
         self._received = False
         self._framed = False  # the answer says where it ends (Content-Length or chunked)
         self._headers_done = self._reusable = False
@@ -89,6 +97,11 @@ class _Connection(asyncio.Protocol):
         self._status = self._parser.get_status_code()
 
     def on_body(self, body: bytes) -> None:
+        self._size += len(body)
+        if self._size > MAX_ANSWER_SIZE:
+            limit = MAX_ANSWER_SIZE // (1024 * 1024)
+            self._fail(AnswerTooLarge(f"the app's answer is over {limit} MiB, the most it may be"))
+            return
         self._body.append(body)
 
     def on_message_complete(self) -> None:

@@ -310,3 +310,35 @@ def test_the_environments_proxy_settings_are_followed(monkeypatch: pytest.Monkey
     [proxied, direct] = [head for head, _ in server.requests]
     assert proxied.startswith(b"POST http://app.example/api/inngest HTTP/1.1\r\n")
     assert direct.startswith(b"POST /api/inngest HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"content-length: 2097152\r\n", b"transfer-encoding: chunked\r\n"],
+    ids=["said-length", "endless-chunks"],
+)
+def test_an_answer_over_the_limit_is_dropped_as_it_arrives(
+    monkeypatch: pytest.MonkeyPatch, head: bytes
+) -> None:
+    monkeypatch.setattr(transport_module, "MAX_ANSWER_SIZE", 1024 * 1024)
+
+    async def flood(_: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\n" + head + b"\r\n")
+        chunked = b"chunked" in head
+        part = b"x" * 65536
+        for _ in range(32):  # 2 MiB, then chunks for as long as the connection lasts
+            writer.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+            await writer.drain()
+        while chunked:
+            writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+            await writer.drain()
+        return False
+
+    async def scenario(server: Server, client: httpx.AsyncClient) -> str:
+        with pytest.raises(transport_module.AnswerTooLarge) as raised:
+            await post()(server, client)
+        return str(raised.value)
+
+    _, error = run(flood, scenario)
+
+    assert error == "the app's answer is over 1 MiB, the most it may be"
