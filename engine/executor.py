@@ -31,7 +31,7 @@ from engine.consts import (
 from engine.outcomes import CallFailed, Completed, FailureKind, Outcome, Reported
 from engine.signing import SIGNATURE_HEADER, Signer
 from engine.timeutil import parse_timestamp
-from engine.transport import AnswerTooLarge
+from engine.transport import MAX_ANSWER_SIZE, AnswerTooLarge, too_large_message
 
 log = logging.getLogger("engine")
 
@@ -55,14 +55,16 @@ class Executor:
             headers[SIGNATURE_HEADER] = self.signer.sign_request(body)
         try:
             response = await self.http.post(url, content=_encode(body), headers=headers)
-        except AnswerTooLarge as exc:  # the same step would answer the same again
-            return CallFailed(_error(str(exc)), retriable=False, kind=FailureKind.INVALID_ANSWER)
+        except AnswerTooLarge:
+            return _too_large()
         except httpx.HTTPError as exc:
             return CallFailed(
                 _error(f"could not call the SDK at {url}: {exc!r}"),
                 retriable=True,
                 kind=FailureKind.UNREACHABLE,
             )
+        if len(response.content) > MAX_ANSWER_SIZE:  # read by httpx's transport (HTTPS)
+            return _too_large()
         refused = _refusal(self.signer, response.status_code, response.headers, response.content)
         if refused is not None:
             context = {"run_id": body["ctx"]["run_id"], "function": body["ctx"]["fn_id"]}
@@ -176,6 +178,11 @@ def _retry_at(value: str | None, now: int) -> int | None:
     except ValueError:
         return None
     return min(max(at, now + RETRY_AFTER_MIN_MS), now + RETRY_AFTER_MAX_MS)
+
+
+def _too_large() -> CallFailed:
+    """Not retried: the same step would answer the same again."""
+    return CallFailed(_error(too_large_message()), retriable=False, kind=FailureKind.INVALID_ANSWER)
 
 
 def _error(message: str) -> dict[str, Any]:

@@ -25,13 +25,18 @@ import httpx
 # The most an answer may carry, as the Go server reads at most MaxSDKResponseBodySize (a step's
 # output and input, 4 MiB each); past it the answer is dropped, not held in memory.
 MAX_ANSWER_SIZE = 8 * 1024 * 1024
+MAX_HEAD_SIZE = 64 * 1024  # its status line and headers
 # Idle connections older than this are closed rather than reused: servers close theirs after a
 # few seconds (uvicorn 5, gunicorn 2), and a request sent as they do fails.
 IDLE_S = 1.5
 
 
 class AnswerTooLarge(httpx.RemoteProtocolError):
-    """The app's answer is over MAX_ANSWER_SIZE: sending it again would send it again."""
+    """The app's answer is over MAX_ANSWER_SIZE."""
+
+
+def too_large_message() -> str:
+    return f"the app's answer is over {MAX_ANSWER_SIZE // (1024 * 1024)} MiB, the most it may be"
 
 
 class _Stale(Exception):
@@ -52,7 +57,7 @@ class _Connection(asyncio.Protocol):
         self._status = 0
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
-        self._size = 0
+        self._size = self._head_size = 0
         self._received = False
         self._framed = False  # the answer says where it ends (Content-Length or chunked)
         self._headers_done = self._reusable = False
@@ -71,6 +76,14 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(httpx.RemoteProtocolError(f"malformed HTTP answer: {exc}"))
+            return
+        if not self._headers_done:  # all of it was head, which the parser holds until it ends
+            self._head_size += len(data)
+            if self._head_size > MAX_HEAD_SIZE:
+                limit = MAX_HEAD_SIZE // 1024
+                self._fail(
+                    httpx.RemoteProtocolError(f"the app's answer has over {limit} KiB of headers")
+                )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
@@ -99,8 +112,7 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self._size += len(body)
         if self._size > MAX_ANSWER_SIZE:
-            limit = MAX_ANSWER_SIZE // (1024 * 1024)
-            self._fail(AnswerTooLarge(f"the app's answer is over {limit} MiB, the most it may be"))
+            self._fail(AnswerTooLarge(too_large_message()))
             return
         self._body.append(body)
 

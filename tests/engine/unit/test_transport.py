@@ -342,3 +342,26 @@ def test_an_answer_over_the_limit_is_dropped_as_it_arrives(
     _, error = run(flood, scenario)
 
     assert error == "the app's answer is over 1 MiB, the most it may be"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [lambda n: b"x-filler-%d: %s\r\n" % (n, b"y" * 100), lambda n: b"y" * 100],
+    ids=["endless-headers", "one-endless-header"],
+)
+def test_an_answer_with_endless_headers_is_dropped(line: Callable[[int], bytes]) -> None:
+    async def flood(_: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nx-long: ")
+        for n in range(100_000):
+            writer.write(line(n))
+            await writer.drain()
+        return False
+
+    async def scenario(server: Server, client: httpx.AsyncClient) -> str:
+        with pytest.raises(httpx.RemoteProtocolError) as raised:
+            await post()(server, client)
+        return str(raised.value)
+
+    _, error = run(flood, scenario)
+
+    assert error == "the app's answer has over 64 KiB of headers"
