@@ -4,14 +4,16 @@ Every way a call can go wrong (no connection, a timeout, an answer that is not f
 SDK, a body that is not JSON, or JSON with `NaN` or `Infinity` that no API answer could carry)
 becomes a retriable `CallFailed` here, at the boundary, so the run machine deals only with
 outcomes. In signed mode every call is signed, and an answer the app refused as unauthorized
-(401) or did not sign with the engine's key is refused too: a retriable failure like an answer
-that is not from an SDK, as the Go executor retries a 401, so the run fails once its attempts
-are spent, with the message naming the signing key. One failure is not retried: an answer over
+(401), did not sign with the engine's key, or signed over five minutes before the call (a replay)
+is refused too: a retriable failure like an answer that is not from an SDK, as the Go executor
+retries a 401, so the run fails once its attempts are spent, with the message naming the signing
+key. One failure is not retried: an answer over
 8 MiB (engine.transport), which the same step would send again.
 """
 
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -29,7 +31,7 @@ from engine.consts import (
     SERVER_KIND_HEADER,
 )
 from engine.outcomes import CallFailed, Completed, FailureKind, Outcome, Reported
-from engine.signing import SIGNATURE_HEADER, Signer
+from engine.signing import ANSWER_MAX_AGE_S, SIGNATURE_HEADER, Signer, signed_at
 from engine.timeutil import parse_timestamp
 from engine.transport import MAX_ANSWER_SIZE, AnswerTooLarge, too_large_message
 
@@ -51,8 +53,9 @@ class Executor:
             "x-inngest-req-version": str(REQUEST_VERSION),
             "x-run-id": str(body["ctx"]["run_id"]),
         }
+        sent_s = int(time.time())  # wall time, as signatures carry
         if self.signer is not None:
-            headers[SIGNATURE_HEADER] = self.signer.sign_request(body)
+            headers[SIGNATURE_HEADER] = self.signer.sign_request(body, sent_s)
         try:
             response = await self.http.post(url, content=_encode(body), headers=headers)
         except AnswerTooLarge:
@@ -65,7 +68,9 @@ class Executor:
             )
         if len(response.content) > MAX_ANSWER_SIZE:  # read by httpx's transport (HTTPS)
             return _too_large()
-        refused = _refusal(self.signer, response.status_code, response.headers, response.content)
+        refused = _refusal(
+            self.signer, response.status_code, response.headers, response.content, sent_s
+        )
         if refused is not None:
             context = {"run_id": body["ctx"]["run_id"], "function": body["ctx"]["fn_id"]}
             log.warning("the answer of %s is refused: %s", url, refused, extra=context)
@@ -134,7 +139,7 @@ def parse_response(status: int, headers: httpx.Headers, content: bytes, now: int
 
 
 def _refusal(
-    signer: Signer | None, status: int, headers: httpx.Headers, content: bytes
+    signer: Signer | None, status: int, headers: httpx.Headers, content: bytes, sent_s: int
 ) -> str | None:
     """Why an app's answer is refused before it is read, naming the key to fix; None: read it."""
     if status == 401 and headers.get(SDK_HANDLED_HEADER):
@@ -154,7 +159,13 @@ def _refusal(
     signed = b"null" if status == 201 else content
     signature = headers.get(SIGNATURE_HEADER)
     if signer.verify_answer(signed, signature):
-        return None
+        age = sent_s - (signed_at(signature) or 0)
+        if age <= ANSWER_MAX_AGE_S:
+            return None
+        return (
+            f"the app's answer (HTTP {status}) was signed {age} s before the call was sent:"
+            " refused as a replay (is the app's clock right?)"
+        )
     if not signature:
         return (
             f"the app's answer (HTTP {status}) is not signed: a signed engine reads only answers"

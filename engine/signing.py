@@ -6,7 +6,8 @@ The rules of self-hosted `inngest start` and inngest-py 0.5.19 (inngest-protocol
   the JCS-canonical (RFC 8785) body followed by `t`, keyed with the signing key's text without
   its `signkey-<env>-` prefix (the SDK canonicalises what it receives before checking, so the body
   is sent as in unsigned mode and only its canonical form is signed);
-- the app signs its answer the same way, over the raw body, with no JCS;
+- the app signs its answer the same way, over the raw body, with no JCS; an answer signed more than
+  five minutes before the call was sent is a replay (Go `signatureTimeDeltaMax`);
 - the REST API and app sync take the signing key as `Authorization: Bearer <key>`, raw or as the
   SDK sends it, sha256 of the hex-decoded key, with the prefix stripped from both sides
   (Go pkg/authn HandleSigningKey);
@@ -28,6 +29,7 @@ import jcs  # type: ignore[import-untyped]
 SIGNATURE_HEADER = "x-inngest-signature"
 _PREFIX = re.compile(r"^signkey-\w+-")
 _BEARER = "bearer "
+ANSWER_MAX_AGE_S = 5 * 60
 
 
 class SigningKeyError(ValueError):
@@ -72,13 +74,11 @@ class Signer:
 
     def verify_answer(self, content: bytes, header: str | None) -> bool:
         """Whether `header` is this key's signature of `content` (an app's raw answer)."""
-        if not header:
+        stamp = signed_at(header)
+        signature = parse_qs(header or "").get("s", [""])[0]
+        if stamp is None or not signature:
             return False
-        parsed = parse_qs(header)
-        stamp, signature = parsed.get("t", [""])[0], parsed.get("s", [""])[0]
-        if not stamp.isdigit() or not signature:
-            return False
-        expected = self._mac(content, int(stamp))
+        expected = self._mac(content, stamp)
         return hmac.compare_digest(signature.encode(), expected.encode())
 
     def bearer_matches(self, authorization: str | None) -> bool:
@@ -97,6 +97,12 @@ class Signer:
 
     def _mac(self, message: bytes, stamp: int) -> str:
         return hmac.new(self._key, message + str(stamp).encode(), hashlib.sha256).hexdigest()
+
+
+def signed_at(header: str | None) -> int | None:
+    """The unix time a signature header says it was made at; None if it says none."""
+    stamp = parse_qs(header or "").get("t", [""])[0]
+    return int(stamp) if stamp.isdigit() else None
 
 
 def is_event_key(given: str, keys: Sequence[str]) -> bool:

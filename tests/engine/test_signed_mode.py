@@ -8,6 +8,8 @@ only with its signing key as bearer (raw or hashed); a key that does not match i
 
 import json
 import logging
+import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -207,6 +209,28 @@ def test_an_answer_not_signed_with_the_engines_key_fails_the_run_naming_the_key(
     assert "INNGEST_SIGNING_KEY" in run["output"]["message"]
     assert tamperer.calls == 1  # retries=0: refused once, not memoized, not retried
     assert any(named in record.getMessage() for record in caplog.records if record.name == "engine")
+
+
+def test_an_answer_signed_long_before_the_call_is_refused_as_a_replay(tmp_path: Path) -> None:
+    """Signed with the right key, but ten minutes before the call was sent: an old answer played
+    back, as the Go server refuses past its signatureTimeDeltaMax of five minutes."""
+    signer = Signer(SIGNING_KEY)
+    tamperer = AnswerTamperer(lambda content: signer.sign_bytes(content, int(time.time()) - 600))
+    with (
+        signed_engine(tmp_path, transport=tamperer) as engine,
+        cloud_app(engine, greeter()) as app,
+        api(engine) as http,
+    ):
+        assert engine.sync(app.url)[0]["ok"]
+        run = ended_run(http, send(http, "app/greet", {"name": "Ada"}))
+
+    assert run["status"] == "Failed"
+    assert re.fullmatch(
+        r"the app's answer \(HTTP 206\) was signed 60[01] s before the call was sent: refused as"
+        r" a replay \(is the app's clock right\?\)",
+        run["output"]["message"],
+    )
+    assert tamperer.calls == 1
 
 
 def test_a_refused_answer_is_retried_like_any_failed_attempt_then_fails(tmp_path: Path) -> None:
