@@ -195,7 +195,9 @@ def _list(session: Session, organization_id: int, github: str) -> list[Repositor
         select(ConnectedRepository, Store)
         .join(Store, Store.id == ConnectedRepository.store_id)  # type: ignore[arg-type]
         .where(ConnectedRepository.organization_id == organization_id)
-        .order_by(ConnectedRepository.full_name)
+        # Not by the column alone: its order is the database's collation (SQLite's is binary, so
+        # "Zeta" came before "alpha"); lower() sorts the same on SQLite and PostgreSQL.
+        .order_by(func.lower(ConnectedRepository.full_name), col(ConnectedRepository.id))
     ).all()
     last_ids = select(func.max(IngestionCommit.id)).group_by(col(IngestionCommit.repository_id))
     last_jobs = {

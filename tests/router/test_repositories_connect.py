@@ -127,3 +127,22 @@ def test_a_github_repository_is_connected_and_its_webhook_shown_once(
         "secret": secret,
     }
     assert secret not in str(listed)  # shown once: the list never carries it
+
+
+def test_repositories_are_listed_by_name_whatever_their_case(
+    tmp_path: Path, database_url: str
+) -> None:
+    names = ["zeta", "Beta", "alpha", "Gamma"]
+    for name in names:
+        repo = GitRepo(tmp_path / name)
+        (repo.path / "a.md").write_text("# A\n")
+        repo.git("add", "-A")
+        repo.git("commit", "-qm", "first")
+    with running_router(tmp_path, database_url) as router:
+        token = router.token()
+        for name in names:
+            connect = {"provider": "local", "path": str(tmp_path / name)}
+            _data(router.mutate("repositories.connect", token, connect))
+        listed = _data(router.query("repositories.list", token))
+
+    assert [repository["fullName"] for repository in listed] == ["alpha", "Beta", "Gamma", "zeta"]
