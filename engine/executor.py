@@ -7,8 +7,8 @@ outcomes. In signed mode every call is signed, and an answer the app refused as 
 (401), did not sign with the engine's key, or signed over five minutes before the call (a replay)
 is refused too: a retriable failure like an answer that is not from an SDK, as the Go executor
 retries a 401, so the run fails once its attempts are spent, with the message naming the signing
-key. One failure is not retried: an answer over
-8 MiB (engine.transport), which the same step would send again.
+key. One failure is not retried: an answer over 8 MiB (engine.transport), which the same step
+would send again.
 """
 
 import json
