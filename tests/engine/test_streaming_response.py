@@ -6,14 +6,16 @@ from pathlib import Path
 import httpx
 import inngest
 
+from engine.transport import EngineTransport
 from tests.engine.harness import harness
 
 
 class StatusRecorder(httpx.AsyncBaseTransport):
-    """Passes requests through and notes the status of every SDK call the engine makes."""
+    """Passes requests through the engine's own transport and notes the status of every SDK call
+    the engine makes."""
 
     def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
+        self.inner = EngineTransport(keepalive=8)
         self.call_statuses: list[int] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
