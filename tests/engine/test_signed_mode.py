@@ -178,6 +178,17 @@ class AnswerTamperer(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+def greeted_through(tmp_path: Path, tamperer: AnswerTamperer) -> dict[str, Any]:
+    """The ended run of one greeting (no retries), its answers passed through `tamperer`."""
+    with (
+        signed_engine(tmp_path, transport=tamperer) as engine,
+        cloud_app(engine, greeter()) as app,
+        api(engine) as http,
+    ):
+        assert engine.sync(app.url)[0]["ok"]
+        return ended_run(http, send(http, "app/greet", {"name": "Ada"}))
+
+
 @pytest.mark.parametrize(
     ("signature", "named"),
     [
@@ -196,13 +207,7 @@ def test_an_answer_not_signed_with_the_engines_key_fails_the_run_naming_the_key(
     named: str,
 ) -> None:
     tamperer = AnswerTamperer(signature)
-    with (
-        signed_engine(tmp_path, transport=tamperer) as engine,
-        cloud_app(engine, greeter()) as app,
-        api(engine) as http,
-    ):
-        assert engine.sync(app.url)[0]["ok"]
-        run = ended_run(http, send(http, "app/greet", {"name": "Ada"}))
+    run = greeted_through(tmp_path, tamperer)
 
     assert run["status"] == "Failed"
     assert named in run["output"]["message"]
@@ -216,13 +221,7 @@ def test_an_answer_signed_long_before_the_call_is_refused_as_a_replay(tmp_path: 
     back, as the Go server refuses past its signatureTimeDeltaMax of five minutes."""
     signer = Signer(SIGNING_KEY)
     tamperer = AnswerTamperer(lambda content: signer.sign_bytes(content, int(time.time()) - 600))
-    with (
-        signed_engine(tmp_path, transport=tamperer) as engine,
-        cloud_app(engine, greeter()) as app,
-        api(engine) as http,
-    ):
-        assert engine.sync(app.url)[0]["ok"]
-        run = ended_run(http, send(http, "app/greet", {"name": "Ada"}))
+    run = greeted_through(tmp_path, tamperer)
 
     assert run["status"] == "Failed"
     assert re.fullmatch(

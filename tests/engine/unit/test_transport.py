@@ -92,6 +92,17 @@ def post(n: int = 0, **kwargs: Any) -> Scenario:
     return scenario
 
 
+def failing(error: type[Exception]) -> Scenario:
+    """A post that must raise `error`: the scenario's result is the error's message."""
+
+    async def scenario(server: Server, client: httpx.AsyncClient) -> str:
+        with pytest.raises(error) as raised:
+            await post()(server, client)
+        return str(raised.value)
+
+    return scenario
+
+
 def posts(count: int) -> Scenario:
     async def scenario(server: Server, client: httpx.AsyncClient) -> list[httpx.Response]:
         return [await post(n)(server, client) for n in range(count)]
@@ -230,12 +241,7 @@ def test_a_broken_answer_is_a_protocol_error(reply: bytes, message: str) -> None
         writer.write(reply)
         return False
 
-    async def scenario(server: Server, client: httpx.AsyncClient) -> str:
-        with pytest.raises(httpx.RemoteProtocolError) as raised:
-            await post()(server, client)
-        return str(raised.value)
-
-    server, error = run(broken, scenario)
+    server, error = run(broken, failing(httpx.RemoteProtocolError))
 
     assert message in error
     assert server.connections == 1  # failed once, not retried on new connections
@@ -334,12 +340,7 @@ def test_an_answer_over_the_limit_is_dropped_as_it_arrives(
             await writer.drain()
         return False
 
-    async def scenario(server: Server, client: httpx.AsyncClient) -> str:
-        with pytest.raises(transport_module.AnswerTooLarge) as raised:
-            await post()(server, client)
-        return str(raised.value)
-
-    _, error = run(flood, scenario)
+    _, error = run(flood, failing(transport_module.AnswerTooLarge))
 
     assert error == "the app's answer is over 1 MiB, the most it may be"
 
@@ -357,11 +358,6 @@ def test_an_answer_with_endless_headers_is_dropped(line: Callable[[int], bytes])
             await writer.drain()
         return False
 
-    async def scenario(server: Server, client: httpx.AsyncClient) -> str:
-        with pytest.raises(httpx.RemoteProtocolError) as raised:
-            await post()(server, client)
-        return str(raised.value)
-
-    _, error = run(flood, scenario)
+    _, error = run(flood, failing(httpx.RemoteProtocolError))
 
     assert error == "the app's answer has over 64 KiB of headers"
