@@ -112,7 +112,12 @@ from service.models import (
 )
 from service.planner import plan
 from service.repositories import connect, local_external_id
-from service.settings import LOCAL_FILE_CONCURRENCY, OPENAI_FILE_CONCURRENCY, Settings
+from service.settings import (
+    LOCAL_FILE_CONCURRENCY,
+    OPENAI_FILE_CONCURRENCY,
+    Settings,
+    default_file_concurrency,
+)
 from service.sources.local_git import LocalGitSource
 from service.vectors import EdgeVectorStore
 from web.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signature_of
@@ -1125,8 +1130,7 @@ def parse_args() -> argparse.Namespace:
     add("--profile", type=Path, help="run `serve` under cProfile and write its stats here")
     args = parser.parse_args()
     if args.concurrency is None:
-        openai = args.embedder == "openai"
-        args.concurrency = OPENAI_FILE_CONCURRENCY if openai else LOCAL_FILE_CONCURRENCY
+        args.concurrency = default_file_concurrency(args.embedder)
     for name in ("files", "concurrency", "requests", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")

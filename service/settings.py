@@ -25,9 +25,16 @@ def default_data_dir() -> Path:
 URL_VARIABLE = "DOCS_INGEST_URL"
 _ANY_INTERFACE = {"0.0.0.0", "::", ""}  # noqa: S104 - recognised, not bound to
 # File runs at once when DOCS_INGEST_FILE_CONCURRENCY is unset. bench/ingest.py, 2,000 files at
-# 100 ms a request on two cores: 13 s at 64, 11.5 s at 128, no faster beyond (more memory).
+# 100 ms a request on two cores: 10.5 s at 64, 9 s at 128, little faster beyond (more memory).
 OPENAI_FILE_CONCURRENCY = 128
 LOCAL_FILE_CONCURRENCY = 64
+
+
+def default_file_concurrency(embedder: str) -> int:
+    """File runs at once for `embedder` when DOCS_INGEST_FILE_CONCURRENCY is unset: an OpenAI
+    file run waits for the provider most of its time, so more of them keep its requests full;
+    the local model embeds one batch at a time, and more runs would only wait longer for it."""
+    return OPENAI_FILE_CONCURRENCY if embedder == "openai" else LOCAL_FILE_CONCURRENCY
 
 
 class Settings(BaseSettings):
@@ -193,12 +200,10 @@ class Settings(BaseSettings):
 
     @property
     def files_at_once(self) -> int:
-        """DOCS_INGEST_FILE_CONCURRENCY, or the embedder's default: an OpenAI file run waits for
-        the provider most of its time, so more of them keep its requests full; the local model
-        embeds one batch at a time, and more runs would only wait longer for it."""
+        """DOCS_INGEST_FILE_CONCURRENCY, or the embedder's default."""
         if self.file_concurrency is not None:
             return self.file_concurrency
-        return OPENAI_FILE_CONCURRENCY if self.embedder == "openai" else LOCAL_FILE_CONCURRENCY
+        return default_file_concurrency(self.embedder)
 
     @property
     def embedded_engine(self) -> bool:
