@@ -3,6 +3,7 @@ connections it keeps."""
 
 import asyncio
 import gzip
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -133,8 +134,15 @@ def test_calls_share_one_kept_alive_connection_and_carry_body_and_headers() -> N
 
 
 def test_calls_in_flight_together_each_get_their_own_answer_then_reuse_connections() -> None:
+    arrived = 0
+    waves_in: defaultdict[int, asyncio.Event] = defaultdict(asyncio.Event)
+
     async def slow_echo(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(0.01)  # keeps the calls of a wave in flight together
+        nonlocal arrived
+        wave, arrived = arrived // 8, arrived + 1
+        if arrived % 8 == 0:
+            waves_in[wave].set()
+        await waves_in[wave].wait()  # no answer before all 8 calls of the wave are in flight
         return await echo(head, body, writer)
 
     async def scenario(server: Server, client: httpx.AsyncClient) -> list[list[Any]]:
@@ -208,7 +216,7 @@ def test_a_connection_the_app_closed_while_idle_is_replaced_without_failing_the_
 
     async def scenario(server: Server, client: httpx.AsyncClient) -> list[httpx.Response]:
         first = await post(1)(server, client)
-        await asyncio.sleep(0.05)  # the close reaches the idle connection
+        await server.handlers[0]  # the app has hung up; the next call may or may not know yet
         return [first, await post(2)(server, client)]
 
     server, responses = run(answer_then_hang_up, scenario)
@@ -249,7 +257,7 @@ def test_a_broken_answer_is_a_protocol_error(reply: bytes, message: str) -> None
 
 def test_an_app_that_does_not_answer_in_time_is_a_read_timeout() -> None:
     async def silent(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(1)
+        await asyncio.Event().wait()  # never answers
         return False
 
     async def scenario(server: Server, client: httpx.AsyncClient) -> None:
@@ -328,7 +336,7 @@ def test_an_answer_over_the_limit_is_dropped_as_it_arrives(
 ) -> None:
     monkeypatch.setattr(transport_module, "MAX_ANSWER_SIZE", 1024 * 1024)
 
-    async def flood(_: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+    async def flood(_request: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
         writer.write(b"HTTP/1.1 200 OK\r\n" + head + b"\r\n")
         chunked = b"chunked" in head
         part = b"x" * 65536
@@ -351,7 +359,7 @@ def test_an_answer_over_the_limit_is_dropped_as_it_arrives(
     ids=["endless-headers", "one-endless-header"],
 )
 def test_an_answer_with_endless_headers_is_dropped(line: Callable[[int], bytes]) -> None:
-    async def flood(_: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+    async def flood(_request: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
         writer.write(b"HTTP/1.1 200 OK\r\nx-long: ")
         for n in range(100_000):
             writer.write(line(n))
