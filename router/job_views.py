@@ -396,6 +396,11 @@ def phases(job: IngestionCommit, last_file_at: datetime | None) -> list[Phase]:
     pending = pending_files(job)
     indexed = job.planned_at and (last_file_at or job.planned_at) if pending <= 0 else None
     ends = [job.started_at, job.planned_at, indexed, job.processed_at]
+    if status is IngestionStatus.CANCELLED:
+        # A cancel is no finalizing: it stops the phase it finds. The files in flight that end
+        # after it do not make that phase done.
+        cancelled_at = job.processed_at
+        ends = [_by(end, cancelled_at) for end in ends[:3]] + [None]
     files = f"{job.files_total} file{'' if job.files_total == 1 else 's'}"
     indexing = f"Indexing {files}" if job.planned_at is not None else "Indexing"
     labels = ["Queued", "Planning", indexing, "Finalizing"]
@@ -430,3 +435,8 @@ def phases(job: IngestionCommit, last_file_at: datetime | None) -> list[Phase]:
         )
     )
     return result
+
+
+def _by(end: datetime | None, limit: datetime | None) -> datetime | None:
+    """`end` when it came no later than `limit`."""
+    return end if end is not None and limit is not None and end <= limit else None

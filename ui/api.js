@@ -67,7 +67,7 @@ async function call(name, method, input) {
       body = null;
     }
     if (response.status === 401) {
-      if (getToken() === token) await promptOnce(body?.error?.message ?? 'The token was refused.');
+      if (getToken() === token) await promptOnce('That token was refused: it is unknown or was revoked. Paste another.');
       continue;
     }
     if (!response.ok || !body || !('result' in body)) {

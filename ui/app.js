@@ -67,11 +67,13 @@ function main() {
     getState,
     navigate,
     onCounts(counts) {
+      // As "Running Jobs" counts them: running and queued.
       const running = counts?.running ?? 0;
-      badge.textContent = String(running);
-      badge.hidden = running === 0;
-      badge.title = `${running} running, ${counts?.queued ?? 0} queued`;
-      document.title = running ? `(${running}) docs-ingest` : 'docs-ingest';
+      const queued = counts?.queued ?? 0;
+      badge.textContent = String(running + queued);
+      badge.hidden = running + queued === 0;
+      badge.title = `${running} running, ${queued} queued`;
+      document.title = running + queued ? `(${running + queued}) docs-ingest` : 'docs-ingest';
     },
   });
   const search = createSearch({ panel: $('#panel-search') });

@@ -41,6 +41,11 @@ export function statusIcon(status) {
   return icon(status === 'running' ? 'running' : status, STATUS_LABEL[status] ?? status);
 }
 
+/** The branch a job's push was to: `main` for `refs/heads/main`. */
+export function branchName(ref) {
+  return ref ? ref.replace(/^refs\/heads\//, '') : '';
+}
+
 export function triggerText(job) {
   if (job.trigger === 'retry') return job.retryOf ? `retry of #${job.retryOf}` : 'retry';
   return job.trigger === 'manual' ? 'manual sync' : 'push';
@@ -56,7 +61,8 @@ export class JobCard {
     this.iconSlot = h('span', { class: 'job-icon' });
     this.verb = h('span', { class: 'job-verb' });
     this.repo = h('span', { class: 'job-repo' });
-    this.number = h('a', { class: 'job-number', href: detailsHref(job.id), text: `#${job.id}` });
+    // Out of the tab order: the card itself and "View Details" open the same page.
+    this.number = h('a', { class: 'job-number', href: detailsHref(job.id), tabindex: -1, text: `#${job.id}` });
     this.title = h('h3', { class: 'job-title', id: titleId }, this.verb, ' ', this.repo, ' ', this.number);
     this.summary = h('span', { class: 'job-summary' });
     this.when = h('time', { class: 'job-when' });
@@ -71,10 +77,14 @@ export class JobCard {
     }, this.bar);
     this.wait = h('p', { class: 'job-wait' });
     this.error = h('p', { class: 'job-error' });
-    this.trigger = h('span', { class: 'chip chip-quiet' });
+    // What started a job never changes; a retry links to the job it retried.
+    this.trigger = h('span', { class: 'chip chip-quiet' }, job.retryOf
+      ? ['retry of ', h('a', { href: detailsHref(job.retryOf), text: `#${job.retryOf}` })]
+      : triggerText(job));
+    this.branch = h('span', { class: 'mono job-branch' });
     this.sha = h('span', { class: 'mono' });
     this.stale = h('span', { class: 'job-stale', text: 'live status delayed', hidden: true });
-    this.meta = h('p', { class: 'job-meta' }, this.trigger, this.sha, this.stale);
+    this.meta = h('p', { class: 'job-meta' }, this.trigger, this.branch, this.sha, this.stale);
     this.details = h('button', { type: 'button', class: 'button', text: 'View Details' });
     this.details.addEventListener('click', () => onOpen(this.id));
     this.retry = h('button', { type: 'button', class: 'button' });
@@ -90,7 +100,10 @@ export class JobCard {
       dataset: { jobId: String(job.id) },
     }, this.select, this.iconSlot, body, actions);
     this.el.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter' && event.target === this.el) onOpen(this.id);
+      if ((event.key === 'Enter' || event.key === ' ') && event.target === this.el) {
+        event.preventDefault();
+        onOpen(this.id);
+      }
     });
     this.update(job);
   }
@@ -125,24 +138,27 @@ export class JobCard {
     setAttr(this.progress, 'aria-valuetext', `${done} of ${progress.total} files`);
     this.bar.style.width = `${progress.total ? (100 * done) / progress.total : 0}%`;
 
-    // A running job can wait too: for a file slot that another job holds.
-    show(this.wait, job.status === 'queued' || (active && Boolean(job.waitingFor)));
-    if (job.status === 'queued') setText(this.wait, job.waitingFor ? `Queued (${job.waitingFor})` : 'Queued');
-    else setText(this.wait, job.waitingFor ? capitalized(job.waitingFor) : '');
+    // What a queued job waits for; a running one can wait too, for a file slot another job holds.
+    show(this.wait, active && Boolean(job.waitingFor));
+    setText(this.wait, job.waitingFor ? capitalized(job.waitingFor) : '');
 
     const error = errorText(job);
     show(this.error, Boolean(error));
     setText(this.error, error);
 
-    setText(this.trigger, triggerText(job));
+    setText(this.branch, branchName(job.ref));
+    setAttr(this.branch, 'title', job.ref ? `Branch ${job.ref}` : null);
     setText(this.sha, shaRange(job.before, job.after));
     show(this.stale, Boolean(job.stale));
 
+    const focused = document.activeElement;
     const retry = retryKind(job);
     show(this.retry, retry !== null);
     this.retry.dataset.kind = retry ?? '';
     setText(this.retry, retry === 'failed-files' ? 'Retry failed files' : 'Retry');
     show(this.cancel, active);
+    // The button that had focus went away (a cancel took effect): focus stays on the card.
+    if ((focused === this.retry || focused === this.cancel) && focused.hidden) this.el.focus({ preventScroll: true });
   }
 
   setSelected(selected) {

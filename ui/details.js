@@ -2,7 +2,7 @@
 // the per-file table with a status filter. Built once per job and updated in place while polled.
 
 import * as api from './api.js';
-import { STATUS_LABEL, isActive, retryKind, statusIcon, triggerText } from './card.js';
+import { STATUS_LABEL, branchName, isActive, retryKind, statusIcon, triggerText } from './card.js';
 import { h, icon, setAttr, setText, shaRange, show } from './dom.js';
 import { FILE_STATUSES, format } from './state.js';
 import { clockTime, duration, fullTime, setElapsed, setRelative, stopElapsed } from './time.js';
@@ -20,6 +20,7 @@ export function createDetails({ root, getState, navigate, retry, cancel }) {
   let runStatus = null;
   let fileOrder = [];
   let fileCursor = null;
+  let fileRows = FILE_PAGE; // rows asked for: the first page, and a page more per "Load more"
   const rows = new Map();
 
   const back = h('a', { class: 'back-link' }, icon('back'), 'All jobs');
@@ -31,12 +32,13 @@ export function createDetails({ root, getState, navigate, retry, cancel }) {
   const repoLink = h('a', { class: 'details-repo' });
   const trigger = h('span', { class: 'chip chip-quiet' });
   const retryOf = h('a', { class: 'retry-of' });
+  const branch = h('span', { class: 'mono job-branch' });
   const shaLink = h('a', { class: 'mono sha-link' });
-  const retryButton = h('button', { type: 'button', class: 'button' });
+  const retryButton = h('button', { type: 'button', class: 'button', hidden: true });
   retryButton.addEventListener('click', () => retry(openId, retryButton.dataset.kind === 'failed-files'));
-  const cancelButton = h('button', { type: 'button', class: 'button button-danger', text: 'Cancel' });
+  const cancelButton = h('button', { type: 'button', class: 'button button-danger', text: 'Cancel', hidden: true });
   cancelButton.addEventListener('click', () => cancel(openId));
-  const runLink = h('a', { class: 'button', target: '_blank', rel: 'noopener' }, 'Inngest run', icon('external'));
+  const runLink = h('a', { class: 'button', target: '_blank', rel: 'noopener', hidden: true }, 'Inngest run', icon('external'));
   const facts = {
     created: h('time'),
     started: h('time'),
@@ -71,19 +73,19 @@ export function createDetails({ root, getState, navigate, retry, cancel }) {
     fileChips.append(button);
   }
 
-  const fact = (label, value) => h('div', { class: 'fact' }, h('dt', { text: label }), h('dd', {}, value));
-  root.append(
-    back,
-    error,
+  const fact = (label, value, wide = false) => h('div', { class: wide ? 'fact fact-wide' : 'fact' }, h('dt', { text: label }), h('dd', {}, value));
+  const body = h('div', { class: 'details-body' });
+  root.append(back, error, body);
+  body.append(
     h('header', { class: 'details-head' },
       h('div', { class: 'details-title-row' }, iconSlot, title, statusChip, stale),
       h('p', { class: 'details-sub' }, repoLink, trigger, retryOf),
-      h('p', { class: 'details-sub' }, shaLink),
+      h('p', { class: 'details-sub' }, branch, shaLink),
       h('div', { class: 'details-actions' }, retryButton, cancelButton, runLink)),
     jobError,
     h('dl', { class: 'facts' },
       fact('Created', facts.created), fact('Started', facts.started), fact('Finished', facts.finished),
-      fact('Duration', facts.duration), fact('Inngest run', facts.run), fact('Delivery', facts.delivery)),
+      fact('Duration', facts.duration), fact('Inngest run', facts.run), fact('Delivery', facts.delivery, true)),
     h('section', { class: 'details-section' }, h('h3', { class: 'section-title', text: 'Timeline' }), timeline,
       runError, runOutputBox),
     h('section', { class: 'details-section' }, filesTitle, fileChips, tableWrap, filesEmpty, moreFiles),
@@ -118,6 +120,7 @@ export function createDetails({ root, getState, navigate, retry, cancel }) {
     fileKey = key;
     fileOrder = [];
     fileCursor = null;
+    fileRows = FILE_PAGE;
     rows.clear();
     fileBody.replaceChildren();
     needsLoad = openId !== null;
@@ -125,6 +128,8 @@ export function createDetails({ root, getState, navigate, retry, cancel }) {
       job = null;
       runStatus = null;
       root.classList.add('is-loading');
+      show(error, false);
+      show(body, true);
       setText(title, openId ? `Job #${openId}` : '');
       if (openId) title.focus({ preventScroll: true });
       window.scrollTo({ top: 0 });
@@ -132,37 +137,38 @@ export function createDetails({ root, getState, navigate, retry, cancel }) {
     return needsLoad;
   }
 
-  /** Re-read the open job when it is new or unfinished; true while it is unfinished. */
+  /** Re-read the open job when it is new or unfinished. A job that cannot be found (deleted, or
+   * another organization's) shows only that; other failures are the tab's to report. */
   async function refresh() {
-    if (openId === null) return false;
-    if (!needsLoad && job && !unfinished()) return false;
+    if (openId === null) return;
+    if (!needsLoad && !(job && unfinished())) return;
     const id = openId;
     const key = fileKey;
-    const limit = Math.min(MAX_FILE_PAGE, Math.max(FILE_PAGE, fileOrder.length));
+    const limit = Math.min(MAX_FILE_PAGE, fileRows);
     let data;
     try {
       data = await api.query('jobs.get', request({ fileLimit: limit }));
     } catch (failure) {
-      if (id !== openId) return false;
-      setText(error, failure.status === 404 ? `Job #${id} was not found.` : `Could not load job #${id}: ${failure.message}`);
+      if (id !== openId || (failure.status !== 404 && failure.status !== 400)) throw failure;
+      setText(error, failure.status === 404 ? `Job #${id} was not found.` : failure.message);
       show(error, true);
+      show(body, false);
       root.classList.remove('is-loading');
       needsLoad = false;
-      return failure.status !== 404 && failure.status !== 400;
+      return;
     }
-    if (id !== openId || key !== fileKey) return true;
+    if (id !== openId || key !== fileKey) return;
     needsLoad = false;
-    show(error, false);
     root.classList.remove('is-loading');
     render(data);
+    // The rows a refresh re-reads are the first `limit` that match the filter now: a row that left
+    // the filter leaves the table. Rows loaded with "Load more" past that stay as they were.
     const ids = data.files.items.map((f) => f.path);
     const returned = new Set(ids);
-    // Rows loaded further down with "Load more" stay until the first page reaches them.
-    const tail = data.files.nextCursor === null ? [] : fileOrder.filter((p) => !returned.has(p));
-    fileOrder = [...ids, ...tail];
-    if (!tail.length) fileCursor = data.files.nextCursor;
+    const beyond = data.files.nextCursor === null ? [] : fileOrder.slice(limit).filter((p) => !returned.has(p));
+    fileOrder = [...ids, ...beyond];
+    if (!beyond.length) fileCursor = data.files.nextCursor;
     renderFiles(data.files);
-    return unfinished();
   }
 
   // The table can record the end a moment before Inngest ends the run: follow the run too.
@@ -177,6 +183,7 @@ export function createDetails({ root, getState, navigate, retry, cancel }) {
       const data = await api.query('jobs.get', request({ fileCursor, fileLimit: FILE_PAGE }));
       for (const file of data.files.items) if (!rows.has(file.path)) fileOrder.push(file.path);
       fileCursor = data.files.nextCursor;
+      fileRows = fileOrder.length;
       renderFiles(data.files);
     } finally {
       moreFiles.disabled = false;
@@ -200,23 +207,25 @@ export function createDetails({ root, getState, navigate, retry, cancel }) {
       setText(retryOf, `of job #${job.retryOf}`);
       retryOf.href = format({ ...state, job: job.retryOf, files: [] });
     }
+    setText(branch, branchName(job.ref));
+    setAttr(branch, 'title', job.ref ? `Branch ${job.ref}` : null);
     setText(shaLink, shaRange(job.before, job.after));
     setAttr(shaLink, 'href', job.compareUrl);
     setAttr(shaLink, 'title', job.before ? `${job.before} → ${job.after}` : job.after);
 
+    const focused = document.activeElement;
     const kind = retryKind(job);
     show(retryButton, kind !== null);
     retryButton.dataset.kind = kind ?? '';
     setText(retryButton, kind === 'failed-files' ? 'Retry failed files' : 'Retry');
     show(cancelButton, isActive(job));
+    if ((focused === retryButton || focused === cancelButton) && focused.hidden) title.focus({ preventScroll: true });
     show(runLink, Boolean(job.run?.url));
     setAttr(runLink, 'href', job.run?.url);
 
     setRelative(facts.created, job.createdAt);
-    if (job.startedAt) setRelative(facts.started, job.startedAt);
-    else setText(facts.started, '—');
-    if (job.finishedAt) setRelative(facts.finished, job.finishedAt);
-    else setText(facts.finished, isActive(job) ? 'not yet' : '—');
+    setRelative(facts.started, job.startedAt, '', isActive(job) ? 'not yet' : '—');
+    setRelative(facts.finished, job.finishedAt, '', isActive(job) ? 'not yet' : '—');
     if (job.status === 'running' && job.startedAt) setElapsed(facts.duration, job.startedAt);
     else {
       stopElapsed(facts.duration);
@@ -321,7 +330,7 @@ function fileRow(path) {
       status.replaceChildren(statusIcon(file.status === 'pending' ? 'pending' : file.status), FILE_LABEL[file.status] ?? file.status);
       setText(chunkCount, file.status === 'processed' ? String(file.chunks) : '—');
       show(chunkUnit, file.status === 'processed');
-      setText(took, file.durationMs === null ? '' : duration(file.durationMs));
+      setText(took, file.durationMs !== null ? duration(file.durationMs) : file.status === 'pending' ? '' : '—');
       show(fileError, Boolean(file.error));
       setText(fileError, file.error ?? '');
     },

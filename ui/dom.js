@@ -106,3 +106,28 @@ export function toast(message, { error = false, action = null } = {}) {
   region.append(item);
   setTimeout(() => item.remove(), error ? 12000 : 6000);
 }
+
+/** Ask before an action that cannot be undone: resolves true when `yes` is chosen. Escape or
+ * `no` says no; focus goes back to where it was. */
+export function confirmAction({ title, text, yes, no }) {
+  const back = document.activeElement;
+  const titleId = 'confirm-title';
+  const keep = h('button', { type: 'button', class: 'button', text: no });
+  const go = h('button', { type: 'submit', value: 'yes', class: 'button button-danger', text: yes });
+  const dialog = h('dialog', { 'aria-labelledby': titleId },
+    h('form', { class: 'confirm-form', method: 'dialog' },
+      h('h2', { id: titleId, text: title }),
+      h('p', { class: 'muted', text }),
+      h('div', { class: 'dialog-actions' }, keep, go)));
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    keep.addEventListener('click', () => dialog.close());
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      if (back instanceof HTMLElement && back.isConnected) back.focus({ preventScroll: true });
+      resolve(dialog.returnValue === 'yes');
+    });
+    dialog.showModal();
+    keep.focus();
+  });
+}

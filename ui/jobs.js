@@ -1,17 +1,19 @@
 // The Jobs tab: filters (status chips with counts, repository, text), "Running Jobs" and
 // "Completed Jobs", selection with bulk retry/cancel, and the details view of one job.
-// It polls every 3 s while anything shown is unfinished and the page is visible.
+// It polls every 3 s while the page is visible.
 
 import * as api from './api.js';
 import { JobCard, STATUS_LABEL, isActive } from './card.js';
 import { createDetails } from './details.js';
-import { h, setText, show, toast } from './dom.js';
+import { confirmAction, h, setText, show, toast } from './dom.js';
 import { createPoller } from './live.js';
 import { JobSection } from './sections.js';
 import { ACTIVE_STATUSES, DONE_STATUSES, JOB_STATUSES, format, jobFilter } from './state.js';
 import { setRelative } from './time.js';
 
 const TEXT_DELAY_MS = 300;
+
+const filtered = (state) => state.status.length > 0 || state.repo !== null || state.text !== '';
 
 export function createJobs({ panel, getState, navigate, onCounts }) {
   const cards = new Map();
@@ -35,6 +37,13 @@ export function createJobs({ panel, getState, navigate, onCounts }) {
   const outcomes = el('bulk-outcomes');
   const loadError = el('jobs-error');
   const announcer = el('jobs-announcer');
+  const nothing = el('jobs-empty');
+  const nothingText = el('jobs-empty-text');
+  const nothingAction = el('jobs-empty-action');
+  nothingAction.addEventListener('click', () => {
+    if (filtered(getState())) navigate({ status: [], repo: null, text: '' }, { replace: true });
+    else navigate({ tab: 'repositories' });
+  });
 
   const detailsHref = (id) => format({ ...getState(), tab: 'jobs', job: id, files: [] });
   const open = (id) => navigate({ tab: 'jobs', job: id, files: [] });
@@ -139,6 +148,10 @@ export function createJobs({ panel, getState, navigate, onCounts }) {
 
   async function bulk(procedure, verb) {
     const state = getState();
+    if (verb === 'cancel') {
+      const count = selectAllMatching ? matchingTotal() : selected.size;
+      if (!(await confirmCancel(`Cancel ${count} selected ${count === 1 ? 'job' : 'jobs'}?`, 'Cancel jobs'))) return;
+    }
     const input = selectAllMatching
       ? { filter: { ...jobFilter(state), ...(state.status.length ? { status: state.status } : {}) } }
       : { ids: [...selected] };
@@ -179,7 +192,17 @@ export function createJobs({ panel, getState, navigate, onCounts }) {
     poller.now();
   }
 
+  function confirmCancel(title, yes = 'Cancel job') {
+    return confirmAction({
+      title,
+      text: 'Files being indexed now finish; files not started yet are skipped. What is indexed stays in the index.',
+      yes,
+      no: 'Keep running',
+    });
+  }
+
   async function cancel(id) {
+    if (!(await confirmCancel(`Cancel job #${id}?`))) return;
     try {
       await api.mutate('jobs.cancel', { id });
       toast(`Job #${id} cancelled.`);
@@ -201,16 +224,15 @@ export function createJobs({ panel, getState, navigate, onCounts }) {
     });
     let activeData;
     let doneData;
-    let detailsUnfinished;
     try {
-      [activeData, doneData, detailsUnfinished] = await Promise.all([...requests, details.refresh()]);
+      [activeData, doneData] = await Promise.all([...requests, details.refresh()]);
       show(loadError, false);
     } catch (error) {
-      setText(loadError, `Could not load jobs: ${error.message}`);
+      setText(loadError, `Could not load ${state.job ? `job #${state.job}` : 'jobs'}: ${error.message}`);
       show(loadError, true);
       throw error;
     }
-    if (mine !== generation) return true; // the filters changed meanwhile; that refresh follows
+    if (mine !== generation) return; // the filters changed meanwhile; that refresh follows
     for (const [section, data] of [[active, activeData], [done, doneData]]) {
       if (data) {
         upsert(data.jobs);
@@ -225,7 +247,6 @@ export function createJobs({ panel, getState, navigate, onCounts }) {
       renderLive(latest.live);
     }
     render();
-    return active.order.length > 0 || detailsUnfinished || (counts && counts.running + counts.queued > 0);
   }
 
   function afterLoad(data) {
@@ -256,6 +277,7 @@ export function createJobs({ panel, getState, navigate, onCounts }) {
     const pick = (section) => section.statusesFor(state.status) ?? [];
     active.render(total(pick(active)), active.statusesFor(state.status) !== null);
     done.render(total(pick(done)), done.statusesFor(state.status) !== null);
+    renderNothing(state);
     const shown = new Set(shownIds());
     for (const id of cards.keys()) if (!shown.has(id)) cards.delete(id);
     for (const id of selected) if (!shown.has(id)) selected.delete(id);
@@ -264,6 +286,20 @@ export function createJobs({ panel, getState, navigate, onCounts }) {
     renderChips();
     renderSelection();
     onCounts(counts);
+  }
+
+  // With no job to show at all, one message says why and offers the way on.
+  function renderNothing(state) {
+    const none = counts !== null && shownIds().length === 0;
+    show(nothing, none);
+    if (!none) return;
+    show(active.el, false);
+    show(done.el, false);
+    const narrowed = filtered(state);
+    setText(nothingText, narrowed
+      ? 'No jobs match these filters.'
+      : 'No jobs yet. Connect a repository: each push to it, or Sync now, starts a job here.');
+    setText(nothingAction, narrowed ? 'Clear filters' : 'Connect a repository');
   }
 
   function renderChips() {
@@ -292,16 +328,34 @@ export function createJobs({ panel, getState, navigate, onCounts }) {
     repoSelect.value = current ? String(current) : '';
   }
 
+  // Escape leaves a job's details for the list, unless a field or a dialog wants it.
+  document.addEventListener('keydown', (event) => {
+    const { job, tab } = getState();
+    if (event.key !== 'Escape' || event.defaultPrevented || tab !== 'jobs' || job === null) return;
+    if (event.target.closest('input, select, textarea, dialog')) return;
+    navigate({ job: null, files: [] });
+  });
+
   let lastTab = null;
+  let lastJob = null;
+  let listScroll = 0;
   function apply(state) {
     const arrived = state.tab === 'jobs' && lastTab !== 'jobs';
+    const leftDetails = state.tab === 'jobs' && state.job === null && lastJob !== null ? lastJob : null;
+    if (lastJob === null && state.job !== null && lastTab === 'jobs') listScroll = window.scrollY;
     lastTab = state.tab;
+    lastJob = state.job;
     const key = JSON.stringify([state.status, state.repo, state.text]);
     if (document.activeElement !== textInput && textInput.value !== state.text) textInput.value = state.text;
     if (repoSelect.value !== String(state.repo ?? '')) repoSelect.value = String(state.repo ?? '');
     renderChips();
     show(listView, state.job === null);
     const detailsChanged = details.apply(state);
+    if (leftDetails !== null) {
+      // Back where the list was left, on the card that was opened.
+      window.scrollTo({ top: listScroll });
+      cards.get(leftDetails)?.el.focus({ preventScroll: true });
+    }
     if (key !== filterKey) {
       const first = filterKey === null;
       filterKey = key;

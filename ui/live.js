@@ -1,18 +1,16 @@
-// One polling loop: it runs `task` every `interval` ms while the page is visible and the last
-// run said there is still something unfinished; a hidden page stops it, coming back resumes it.
+// One polling loop: it runs `task` every `interval` ms while the page is visible, so new jobs and
+// changes made elsewhere show up on their own; a hidden page stops it, coming back resumes it.
 
 export function createPoller(task, interval = 3000) {
   let timer = null;
   let running = false;
   let again = false;
-  let wanted = true;
 
   const visible = () => document.visibilityState === 'visible';
 
   function schedule() {
     clearTimeout(timer);
-    timer = null;
-    if (wanted && visible()) timer = setTimeout(run, interval);
+    timer = visible() ? setTimeout(run, interval) : null;
   }
 
   async function run() {
@@ -24,10 +22,9 @@ export function createPoller(task, interval = 3000) {
     }
     running = true;
     try {
-      wanted = await task();
+      await task();
     } catch (error) {
       console.warn('refresh failed', error);
-      wanted = true;
     } finally {
       running = false;
     }
@@ -51,7 +48,6 @@ export function createPoller(task, interval = 3000) {
     /** Refresh now (after an action or a filter change), then keep the rhythm. */
     now() {
       if (visible()) run();
-      else wanted = true;
     },
   };
 }

@@ -71,8 +71,14 @@ export function highlighted(text, terms) {
 }
 
 function snippet(text, terms) {
-  // The heading lines are shown as the heading path above the snippet.
-  const body = text.replace(/^#{1,6}[ \t].*$/gm, '').trim() || text;
+  // Headings are shown as the heading path above the snippet; code fences and table rules are
+  // markup, not words, and a table row reads as its cells.
+  const body = text
+    .replace(/^#{1,6}[ \t].*$/gm, '')
+    .replace(/^[ \t]*(```|~~~).*$/gm, '')
+    .replace(/^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*$/gm, '')
+    .replace(/^[ \t]*\|(.*)\|[ \t]*$/gm, (_, cells) => cells.split('|').map((cell) => cell.trim()).join(' · '))
+    .trim() || text;
   const flat = body.replace(/\s+/g, ' ').trim();
   const lower = flat.toLowerCase();
   const first = Math.min(...terms.map((t) => lower.indexOf(t)).filter((i) => i >= 0), Infinity);

@@ -41,11 +41,13 @@ export function clockTime(iso) {
   return iso ? clockFormat.format(new Date(iso)) : '';
 }
 
-/** Point `el` at an instant: it reads "<prefix> 2 minutes ago" and keeps ticking. */
-export function setRelative(el, iso, prefix = '') {
+/** Point `el` at an instant: it reads "<prefix> 2 minutes ago" and keeps ticking; with no
+ * instant it reads `otherwise` and stops. */
+export function setRelative(el, iso, prefix = '', otherwise = '') {
   if (!iso) {
     delete el.dataset.at;
-    el.textContent = '';
+    el.removeAttribute('title');
+    if (el.textContent !== otherwise) el.textContent = otherwise;
     return;
   }
   if (el.dataset.at !== iso || el.dataset.prefix !== prefix) {

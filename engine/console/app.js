@@ -7,9 +7,16 @@
 // still change anything (the Live switch shows only then); ctx = {params, go, setTitle}.
 
 import { queryString } from './api.js';
+import * as apps from './apps.js';
 import { h, errorBox, setText, show } from './dom.js';
+import * as events from './events.js';
+import * as functions from './functions.js';
+import * as run from './run.js';
+import * as runs from './runs.js';
 import { startTicking } from './time.js';
 
+// Every page is loaded with the shell, so moving between pages never needs the engine to answer.
+const MODULES = { runs, run, events, functions, apps };
 const PAGES = {
   '/': 'runs',
   '/runs': 'runs',
@@ -31,6 +38,7 @@ let current = null; // {name, page}
 let paused = localStorage.getItem(PAUSED_KEY) === '1';
 let timer = null;
 let refreshing = false;
+let offline = false;
 
 /** Go to a console address: `go('/runs', {status: ['failed']})`; empty values are left out. */
 export function go(path, params = {}, { replace = false } = {}) {
@@ -45,7 +53,7 @@ function setTitle(text) {
   document.title = text ? `${text} · Inngest engine` : 'Inngest engine';
 }
 
-async function render() {
+function render() {
   const name = PAGES[location.pathname] ?? null;
   const params = new URLSearchParams(location.search);
   for (const link of document.querySelectorAll('[data-nav]')) {
@@ -64,17 +72,9 @@ async function render() {
     main.append(h('h1', { class: 'page-title', text: 'Nothing here' }), errorBox(`The console has no page at ${location.pathname}.`));
     return;
   }
-  let module;
-  try {
-    module = await import(`./${name}.js`);
-  } catch {
-    main.append(errorBox('The console could not load this page; reload to try again.'));
-    return;
-  }
-  if (PAGES[location.pathname] !== name || current) return; // the address moved on meanwhile
   const root = h('div', { class: `page page-${name}` });
   main.append(root);
-  current = { name, page: module.mount(root, { params, go, setTitle }) ?? {} };
+  current = { name, page: MODULES[name].mount(root, { params, go, setTitle }) ?? {} };
   showLive();
 }
 
@@ -83,7 +83,8 @@ function showLive() {
   const live = Boolean(page?.refresh) && (page.live?.() ?? true);
   show(liveToggle, live);
   liveToggle.setAttribute('aria-pressed', String(!paused));
-  setText(liveLabel, paused ? 'Paused' : 'Live');
+  liveToggle.classList.toggle('is-offline', offline && !paused);
+  setText(liveLabel, paused ? 'Paused' : offline ? 'Reconnecting' : 'Live');
   liveToggle.title = paused ? 'Resume auto-refresh' : 'Pause auto-refresh';
 }
 
@@ -97,11 +98,13 @@ async function tick() {
     refreshing = true;
     try {
       await page.refresh();
+      offline = false;
       setText(connection, '');
-      showLive();
     } catch (exc) {
-      setText(connection, exc.status === 0 ? 'The engine cannot be reached; retrying.' : exc.message);
+      offline = exc.status === 0;
+      setText(connection, offline ? 'The engine cannot be reached; retrying.' : exc.message);
     } finally {
+      showLive();
       refreshing = false;
     }
   }
@@ -138,6 +141,5 @@ document.addEventListener('click', (event) => {
 window.addEventListener('popstate', render);
 
 startTicking();
-render().then(() => {
-  timer = setTimeout(tick, REFRESH_MS);
-});
+render();
+timer = setTimeout(tick, REFRESH_MS);

@@ -114,10 +114,19 @@ export function copyButton(text, label = 'Copy') {
   return button;
 }
 
-/** A value as indented JSON in a scrollable block, with a copy button. */
+const MAX_INDENTED_LINES = 5000;
+
+/** A value as indented JSON in a scrollable block, with a copy button. A long line wraps under
+ * its own indentation, not at the block's edge. */
 export function jsonBlock(value, { label = 'Copy JSON' } = {}) {
   const text = value === undefined ? 'undefined' : JSON.stringify(value, null, 2);
-  return h('div', { class: 'code-block' }, h('pre', { class: 'code', tabindex: '0' }, text), copyButton(text, label));
+  const lines = text.split('\n');
+  const body = lines.length > MAX_INDENTED_LINES ? text : lines.map((line) => {
+    const span = h('span', { class: 'code-line' }, line);
+    span.style.setProperty('--indent', String(line.length - line.trimStart().length));
+    return span;
+  });
+  return h('div', { class: 'code-block' }, h('pre', { class: 'code', tabindex: '0' }, body), copyButton(text, label));
 }
 
 /** A monospace id, shortened in the middle when long, whole in its title. */

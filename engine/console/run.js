@@ -389,10 +389,10 @@ export function mount(root, ctx) {
         h(
           'li',
           { class: 'run-link' },
-          h('span', { class: 'run-link-what muted' }, 'Step ', h('strong', { text: stepName(stepId) }), ' sent event ', eventLink(eventId), runs.length ? ', which started' : ''),
+          h('span', { class: 'run-link-what muted' }, 'Step ', h('strong', { text: stepName(stepId) }), ' sent event ', eventLink(eventId), runs.length ? ', which started' : ', which started no run'),
           runs.length
             ? h('span', { class: 'run-link-runs' }, runs.map((run) => h('span', { class: 'run-link-item' }, h('a', { href: `/run?runID=${encodeURIComponent(run.id)}` }, run.function_name || run.function_id, ' ', idText(run.id)), statusBadge(run.status))))
-            : h('span', { class: 'muted', text: 'which started no run' }),
+            : null,
         ),
       );
     }

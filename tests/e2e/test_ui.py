@@ -10,12 +10,23 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, expect
+from sqlmodel import col, select
 
+from service import jobs
 from service.db import session_scope
-from service.models import IngestionStatus, Provider
+from service.models import (
+    ConnectedRepository,
+    FileStatus,
+    IngestionCommit,
+    IngestionFile,
+    IngestionStatus,
+    Provider,
+    utc_now,
+)
 from service.repositories import connect, local_external_id
 from tests.e2e.browser import DESKTOP, JOBS_LIST, PHONE, Console, RouterClient, chromium
 from tests.e2e.system import BRANCH, GitRepo, System, page, prose, running_system
+from tests.router.jobs_factory import make_job
 
 LONG_PATH = "reference/operations/deploying-without-downtime/rolling-restarts-and-health-checks.md"
 DOCS = {
@@ -23,7 +34,7 @@ DOCS = {
         f"guides/guide-{n:02d}.md": page(
             f"Guide {n}", *[(f"Part {p}", prose(f"guide {n} part {p}", 12)) for p in range(3)]
         )
-        for n in range(14)
+        for n in range(39)
     },
     LONG_PATH: page(
         "Rolling restarts",
@@ -208,9 +219,21 @@ def test_cancel_ends_a_running_job_cancelled(console: Console, docs_job: int) ->
     card = console.card(job_id)
     expect(card).to_have_attribute("data-status", "running", timeout=WAIT_MS)
 
+    cancels: list[str] = []
+    console.page.on("request", lambda r: cancels.append(r.url) if "jobs.cancel" in r.url else None)
     card.get_by_role("button", name="Cancel").click()
+    dialog = console.page.get_by_role("dialog", name=f"Cancel job #{job_id}?")
+    dialog.get_by_role("button", name="Keep running").click()
+    expect(dialog).to_be_hidden()
+    expect(card.get_by_role("button", name="Cancel")).to_be_focused()
+    assert cancels == []
+
+    console.page.keyboard.press("Enter")
+    console.screenshots("cancel-confirm")
+    dialog.get_by_role("button", name="Cancel job").click()
 
     expect(card).to_have_attribute("data-status", "cancelled", timeout=WAIT_MS)
+    expect(card).to_be_focused()  # its Cancel button went away; focus stayed on the job
     expect(card.get_by_role("button", name="Retry")).to_be_visible()
     assert console.system.finished(job_id).status is IngestionStatus.CANCELLED
 
@@ -381,3 +404,97 @@ def test_a_refused_token_asks_for_another_which_is_kept(
         assert visitor.page.evaluate("localStorage.getItem('docs-ingest.token')") == router.token
     finally:
         context.close()
+
+
+def test_a_new_job_shows_up_while_nothing_runs(console: Console, docs_job: int) -> None:
+    wait_for_docs_ingested(console, docs_job)
+    console.open("tab=jobs")
+    expect(console.card(docs_job)).to_be_visible()
+    console.page.wait_for_load_state("networkidle")
+    job_id = start_sync(console)
+    try:
+        expect(console.card(job_id)).to_be_visible(timeout=WAIT_MS)
+    finally:
+        stop(console, job_id)
+
+
+def test_escape_leaves_details_for_the_card_that_was_opened(
+    console: Console, docs_job: int, failed_job: int
+) -> None:
+    console.open("tab=jobs")
+    card = console.card(failed_job)
+    card.focus()
+    console.page.keyboard.press(" ")
+    expect(console.page.get_by_role("heading", name=f"Job #{failed_job}")).to_be_visible()
+
+    console.page.keyboard.press("Escape")
+
+    expect(card).to_be_focused()
+    expect(console.page.get_by_role("heading", name=f"Job #{failed_job}")).to_be_hidden()
+
+
+def test_a_job_that_cannot_be_found_shows_only_that(console: Console) -> None:
+    console.open("job=987654")
+    details = console.page.locator("#job-details")
+    expect(details.get_by_role("alert")).to_have_text("Job #987654 was not found.")
+    expect(details.get_by_role("button")).to_have_count(0)
+    expect(details.locator("table.files")).to_be_hidden()
+    expect(details.get_by_role("link", name="All jobs")).to_be_visible()
+
+
+def test_a_running_job_opened_after_a_finished_one_has_not_finished(
+    console: Console, docs_job: int
+) -> None:
+    wait_for_docs_ingested(console, docs_job)
+    console.open(f"job={docs_job}")
+    finished = console.page.locator(".fact", has_text="Finished").locator("dd")
+    expect(finished).to_contain_text("ago")
+    job_id = start_sync(console)
+    try:
+        console.page.evaluate(f"location.hash = 'tab=jobs&job={job_id}'")
+        expect(console.page.get_by_role("heading", name=f"Job #{job_id}")).to_be_visible()
+        expect(finished).to_have_text("not yet")
+        console.page.wait_for_timeout(1_500)  # the clock that moves relative times ticks
+        expect(finished).to_have_text("not yet")
+    finally:
+        stop(console, job_id)
+
+
+def test_files_that_leave_the_filter_leave_the_table(
+    console: Console, router: RouterClient, handbook: int
+) -> None:
+    db = console.system.services.db
+    with session_scope(db) as session:
+        repository = session.get(ConnectedRepository, handbook)
+        assert repository is not None
+    paths = [f"page-{n:03d}.md" for n in range(150)]
+    job_id = make_job(
+        db,
+        repository,
+        status=IngestionStatus.RUNNING,
+        files=dict.fromkeys(paths, FileStatus.PENDING),
+    )
+    try:
+        console.open(f"job={job_id}&files=pending")
+        rows = console.page.locator("table.files tbody tr")
+        expect(rows).to_have_count(100)
+
+        with session_scope(db) as session:
+            for row in session.exec(
+                select(IngestionFile).where(
+                    IngestionFile.ingestion_id == job_id, col(IngestionFile.path).in_(paths[:120])
+                )
+            ):
+                row.status = FileStatus.PROCESSED
+            session.flush()
+            jobs.update_counts(session, job_id)
+
+        expect(rows).to_have_count(30, timeout=WAIT_MS)
+        assert rows.evaluate_all("rows => rows.map(row => row.dataset.path)") == paths[120:]
+        expect(console.page.get_by_role("button", name="Load more files")).to_be_hidden()
+    finally:
+        with session_scope(db) as session:
+            job = session.get(IngestionCommit, job_id)
+            assert job is not None
+            job.status = IngestionStatus.CANCELLED
+            job.processed_at = utc_now()

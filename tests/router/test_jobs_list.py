@@ -3,11 +3,12 @@ while new jobs arrive, the file table, and another organization's jobs answering
 
 No Inngest answers here, so every unfinished job's live part is stale; finished ones are not."""
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from service.db import session_scope
-from service.models import ConnectedRepository, FileStatus, IngestionStatus
+from service.models import ConnectedRepository, FileStatus, IngestionCommit, IngestionStatus
 from tests.router.jobs_factory import make_job
 from tests.router.service import Router, running_router
 
@@ -207,6 +208,35 @@ def test_cancel_ends_a_queued_job_at_once_even_when_inngest_is_unreachable(
     assert cancelled["status"] == "cancelled"
     assert cancelled["progress"]["skipped"] == 1
     assert many["results"] == []
+
+
+def test_a_cancelled_job_shows_the_phase_it_stopped_as_cancelled(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_router(tmp_path, database_url) as router:
+        handbook, _ = router.local_repository("handbook")
+        files = {"a.md": FileStatus.PROCESSED, "b.md": FileStatus.SKIPPED}
+        job_id = make_job(
+            router.services.db, handbook, status=IngestionStatus.CANCELLED, files=files
+        )
+        with session_scope(router.services.db) as session:
+            job = session.get(IngestionCommit, job_id)
+            assert job is not None and job.processed_at is not None
+            cancelled_at = job.processed_at - timedelta(seconds=5)  # a.md ended after the cancel
+            job.processed_at = cancelled_at
+
+        phases = _data(router.query("jobs.get", router.token(), {"id": job_id}))["phases"]
+
+    assert [(phase["name"], phase["state"]) for phase in phases] == [
+        ("queued", "done"),
+        ("planning", "done"),
+        ("indexing", "cancelled"),
+        ("finalizing", "pending"),
+        ("done", "cancelled"),
+    ]
+    indexing = phases[2]
+    assert datetime.fromisoformat(indexing["finishedAt"]) == cancelled_at
+    assert indexing["startedAt"] < indexing["finishedAt"]
 
 
 def test_a_job_being_retried_or_left_behind_by_the_index_is_not_retried_again(
