@@ -7,6 +7,7 @@ same console as a checkout; `no-cache` makes the browser revalidate, so an upgra
 next load without a build step stamping file names.
 """
 
+import os
 from importlib.resources import files
 
 from starlette.requests import Request
@@ -34,16 +35,19 @@ HEADERS = {
 
 
 def page_routes() -> list[BaseRoute]:
-    root = files("engine.console")
+    # One flat folder, listed once: a request names one of these files or nothing served, so no
+    # name from a URL ever reaches the filesystem.
+    served = {}
+    for entry in files("engine.console").iterdir():
+        suffix = os.path.splitext(entry.name)[1]  # "" for a dot file
+        if entry.is_file() and suffix in CONTENT_TYPES:
+            served[entry.name] = (entry, CONTENT_TYPES[suffix])
 
     def serve(name: str) -> Response:
-        dot = name.rfind(".")
-        suffix = name[dot:] if dot > 0 else ""
-        resource = root / name
-        # One flat folder: a name with a separator, a leading dot or another suffix is not served.
-        if "/" in name or "\\" in name or suffix not in CONTENT_TYPES or not resource.is_file():
-            return JSONResponse({"error": f"no console file {name!r}", "status": 404}, 404)
-        return Response(resource.read_bytes(), media_type=CONTENT_TYPES[suffix], headers=HEADERS)
+        if name not in served:
+            return JSONResponse({"error": f"no console file {name[:100]!r}", "status": 404}, 404)
+        resource, content_type = served[name]
+        return Response(resource.read_bytes(), media_type=content_type, headers=HEADERS)
 
     async def page(request: Request) -> Response:
         return serve("index.html")

@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from functions.steps import FailedRun, event_data, in_session, translating
-from service import jobs, logs, metrics
+from service import db, jobs, logs, metrics
 from service.config import CONFIG_FILE, RepoConfig, RepoConfigError, parse_repo_config
 from service.deps import Services
 from service.events import (
@@ -91,14 +91,18 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
         failed = FailedRun.model_validate(ctx.event.data)
         job_id = int(failed.original_data["ingestion_id"])
 
-        async def mark() -> int:
+        async def mark() -> int | None:
             log.warning("job %s failed: %s", job_id, failed.message)
-            job = await in_session(services, _fail, job_id, failed.message)
+            try:
+                job = await db.in_session(services.db, _fail, job_id, failed.message)
+            except jobs.JobNotFound:
+                return None  # a run for a job that never was, or was deleted: nothing to mark
             metrics.job_ended(job)
             return job.repository_id
 
         repository_id = await ctx.step.run("mark-failed", mark)
-        await ctx.step.send_event("announce-end", ingestion_ended(job_id, repository_id))
+        if repository_id is not None:
+            await ctx.step.send_event("announce-end", ingestion_ended(job_id, repository_id))
 
     @client.create_function(
         fn_id="docs-ingestion",

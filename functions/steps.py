@@ -25,8 +25,9 @@ M = TypeVar("M", bound=BaseModel)
 
 
 async def in_session(services: Services, work: Callable[..., T], *args: object) -> T:
-    """Run `work(session, *args)` in one transaction, off the event loop."""
-    return await db.in_session(services.db, work, *args)
+    """Run `work(session, *args)` in one transaction, off the event loop; a job that does not
+    exist fails the run at once (see `translating`)."""
+    return await translating(db.in_session(services.db, work, *args))
 
 
 async def translating(work: Awaitable[T]) -> T:

@@ -18,6 +18,7 @@ Globs are matched against repository-relative paths such as `docs/guide/intro.md
 """
 
 import re
+import reprlib
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -44,6 +45,9 @@ _PHRASES = {
     "int_type": "must be a whole number",
     "string_type": "must be text",
 }
+# Values shown in errors, without walking all of a large one.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 60, 60
 # A key whose default can be invalid only because of another key's value.
 _BLAME_INSTEAD = {"chunk_overlap": "chunk_size"}
 
@@ -78,25 +82,39 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
         raise GlobError(
             f"has a '{outside}' segment: globs match paths inside the repository, from its root"
         )
-    parts: list[str] = []
+    # The segments between two `**` are matched where they first fit and never tried elsewhere
+    # (an atomic group): the first fit leaves the most path to what follows, and trying every
+    # other fit is what turns a few wildcards into minutes of backtracking. So is the `*` of a
+    # segment (see `_segment_regex`); a match takes time in proportion to the path's length.
+    runs: list[list[str]] = [[]]  # segment regexes, split at each `**`
     for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        if segment == "**":
-            parts.append(".*" if last else "(?:[^/]+/)*")
-        else:
-            parts.append(_segment_regex(segment) + ("" if last else "/"))
-    return re.compile("".join(parts))
+        if segment != "**":
+            runs[-1].append(_segment_regex(segment))
+        elif index == 0 or segments[index - 1] != "**":
+            runs.append([])
+    if len(runs) == 1:
+        return re.compile("/".join(runs[0]))
+    first, *middle, last = ["/".join(run) for run in runs]
+    regex = f"{first}/" if first else ""
+    regex += "".join(f"(?>(?:[^/]+/)*?{run}/)" for run in middle)
+    regex += f"(?:[^/]+/)*{last}" if last else ".*"
+    return re.compile(regex)
 
 
 def _segment_regex(segment: str) -> str:
-    out: list[str] = []
+    """One segment's regex. Its `*`s split it into pieces of one-character matchers; a middle
+    piece is matched at its first fit, atomically, as `fnmatch` does: with pieces of fixed length,
+    the first fit is the one that leaves the most room to the rest."""
+    pieces: list[list[str]] = [[]]
+    out = pieces[0]
     i = 0
     while i < len(segment):
         char = segment[i]
         if char == "*":
             while i + 1 < len(segment) and segment[i + 1] == "*":
                 i += 1
-            out.append("[^/]*")
+            out = []
+            pieces.append(out)
         elif char == "?":
             out.append("[^/]")
         elif char == "[":
@@ -110,7 +128,11 @@ def _segment_regex(segment: str) -> str:
         else:
             out.append(re.escape(char))
         i += 1
-    return "".join(out)
+    first, *rest = ["".join(piece) for piece in pieces]
+    if not rest:
+        return first
+    *middle, last = rest
+    return first + "".join(f"(?>[^/]*?{piece})" for piece in middle) + f"[^/]*{last}"
 
 
 def _class_regex(segment: str, start: int) -> tuple[str, int]:
@@ -215,14 +237,27 @@ class RepoConfig(BaseModel):
         )
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader without aliases: `*name` stands for a whole earlier value, so a few
+    nested ones make a file of a few hundred bytes stand for billions of values."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            alias = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.MarkedYAMLError(
+                problem="aliases (*name) are not allowed", problem_mark=alias.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def parse_repo_config(content: bytes | str | None) -> RepoConfig:
     """The config in `content`, the file's text; None (no file) or an empty file → defaults."""
     if content is None:
         return RepoConfig()
     text = _decode(content) if isinstance(content, bytes) else content
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = ", ".join(part for part in (exc.context, exc.problem) if part)
@@ -299,7 +334,7 @@ def _config_error(
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    text = _REPR.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

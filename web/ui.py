@@ -33,23 +33,26 @@ HEADERS = {
 
 def create_ui_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    root = files(UI_PACKAGE)
+    # One flat folder, listed once: a request names one of these files or nothing served, so no
+    # name from a URL ever reaches the filesystem.
+    assets = {
+        entry.name: entry
+        for entry in files(UI_PACKAGE).iterdir()
+        if entry.is_file()
+        and not entry.name.startswith(".")
+        and _suffix(entry.name) in CONTENT_TYPES
+    }
 
     @router.get("/")
     async def index() -> Response:
-        return _file(root / INDEX, INDEX)
+        return _file(assets[INDEX], INDEX)
 
     @router.get(ASSET_PREFIX + "/{name}")
     async def asset(name: str) -> Response:
-        # One flat folder: a name with a path separator (or "..") names nothing served.
-        if (
-            "/" in name
-            or "\\" in name
-            or name.startswith(".")
-            or _suffix(name) not in CONTENT_TYPES
-        ):
-            raise HTTPException(status_code=404, detail=f"no asset {name!r}")
-        return _file(root / name, name)
+        resource = assets.get(name)
+        if resource is None:
+            raise HTTPException(status_code=404, detail=f"no asset {name[:100]!r}")
+        return _file(resource, name)
 
     return router
 
@@ -60,6 +63,4 @@ def _suffix(name: str) -> str:
 
 
 def _file(resource: Traversable, name: str) -> Response:
-    if not resource.is_file():
-        raise HTTPException(status_code=404, detail=f"no asset {name!r}")
     return Response(resource.read_bytes(), media_type=CONTENT_TYPES[_suffix(name)], headers=HEADERS)

@@ -764,7 +764,33 @@ CASES = [
         unchanged=frozenset({DATABASE, INDEX}),
         failed_calls=1,
     ),
+    case(
+        "a-push-event-for-a-job-that-does-not-exist-fails-its-run-at-once",
+        'a github/push event sent to the engine with data {"ingestion_id": 999999}',
+        event(GITHUB_PUSH, {"ingestion_id": 999999, "repository_id": 1}),
+        "FAILED",
+        "ingestion 999999 does not exist",
+        exact=True,
+        unchanged=frozenset({DATABASE, INDEX}),
+        failed_calls=1,
+    ),
     # --- lightfast.yml: the job fails at once, saying where, and the index is left as it was
+    case(
+        "a-yaml-alias-bomb-in-lightfast-yml-fails-the-job-at-once",
+        "lightfast.yml with ten levels of nine aliases each (9**10 strings, were it expanded)",
+        config(
+            "".join(
+                f"{name}: &{name} [{', '.join([f'*{prev}' if prev else 'lol'] * 9)}]\n"
+                for prev, name in zip(["", *"abcdefghi"], "abcdefghij", strict=True)
+            )
+            + "include: *j\n"
+        ),
+        "failed",
+        "lightfast.yml line 2: invalid YAML: aliases (*name) are not allowed",
+        exact=True,
+        unchanged=frozenset({INDEX}),
+        failed_calls=1,
+    ),
     case(
         "invalid-yaml-in-lightfast-yml-fails-the-job-at-once-naming-the-line",
         "lightfast.yml reading `chunk_size: [`",

@@ -1,5 +1,8 @@
 """lightfast.yml: defaults, a full file, errors that name the right line, and the glob rules."""
 
+import functools
+import random
+
 import pytest
 
 from service.config import RepoConfig, RepoConfigError, glob_matches, parse_repo_config
@@ -99,6 +102,20 @@ ERRORS = [
     ),
     pytest.param("1: docs\n", 1, "1 is not a key name", id="numeric-key"),
     pytest.param(b"store: docs\nchunk_size: \xff\n", 2, "not UTF-8", id="not-utf8"),
+    pytest.param(
+        "x: &docs ['docs/**']\ninclude: *docs\n", 2, "aliases (*name) are not allowed", id="alias"
+    ),
+    pytest.param(
+        # Ten levels of nine aliases each: 9**10 strings from 500 bytes, were it expanded.
+        "".join(
+            f"{name}: &{name} [{', '.join([f'*{prev}' if prev else 'lol'] * 9)}]\n"
+            for prev, name in zip(["", *"abcdefghi"], "abcdefghij", strict=True)
+        )
+        + "include: *j\n",
+        2,
+        "aliases (*name) are not allowed",
+        id="alias-bomb",
+    ),
 ]
 
 
@@ -197,6 +214,66 @@ GLOBS = [
 @pytest.mark.parametrize(("pattern", "path", "expected"), GLOBS)
 def test_glob_semantics(pattern: str, path: str, expected: bool) -> None:
     assert glob_matches(pattern, path) is expected
+
+
+def _reference_match(pattern: str, path: str) -> bool:
+    """The glob rules of service/config.py's docstring, by plain recursion over segments and
+    characters (slow, but obviously right), for globs of `*`, `?`, `**` and letters."""
+
+    @functools.cache
+    def segment(p: str, s: str) -> bool:
+        if not p:
+            return not s
+        if p[0] == "*":
+            return any(segment(p[1:], s[i:]) for i in range(len(s) + 1))
+        return bool(s) and (p[0] == "?" or p[0] == s[0]) and segment(p[1:], s[1:])
+
+    @functools.cache
+    def segments(ps: tuple[str, ...], ss: tuple[str, ...]) -> bool:
+        if not ps:
+            return not ss
+        if ps[0] == "**":
+            if len(ps) == 1:  # a trailing `**` matches everything inside the folder
+                return bool(ss)
+            return any(segments(ps[1:], ss[i:]) for i in range(len(ss) + 1))
+        return bool(ss) and segment(ps[0], ss[0]) and segments(ps[1:], ss[1:])
+
+    return segments(tuple(pattern.split("/")), tuple(path.split("/")))
+
+
+def test_globs_match_as_the_rules_say_on_random_globs_and_paths() -> None:
+    rng = random.Random(20261201)
+    tokens = ["a", "b", "a", "*", "?", "/", "**/"]
+    checked = 0
+    for _ in range(3000):
+        pattern = "".join(rng.choice(tokens) for _ in range(rng.randint(1, 9))).strip("/")
+        if (
+            not pattern
+            or "//" in pattern
+            or any("**" in seg and seg != "**" for seg in pattern.split("/"))
+        ):
+            continue
+        path = "/".join(
+            "".join(rng.choice("ab") for _ in range(rng.randint(1, 4)))
+            for _ in range(rng.randint(1, 4))
+        )
+        assert glob_matches(pattern, path) is _reference_match(pattern, path), (pattern, path)
+        checked += 1
+    assert checked > 1000
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path"),
+    [
+        ("**/*a*a*a*a*a*a*a*a*a*a*a*a*b.md", "docs/" + "a" * 200 + ".md"),
+        ("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", "a" * 300),
+        ("**/a/**/a/**/a/**/a/**/a/**/b", "/".join(["a"] * 300)),
+        ("**/**/**/**/**/**/**/**/x.md", "/".join(["d"] * 300) + "/y.md"),
+    ],
+)
+def test_a_glob_built_to_backtrack_answers_at_once(pattern: str, path: str) -> None:
+    # Each of these took minutes or more as a backtracking regex; the suite's timeout catches one.
+    assert glob_matches(pattern, path) is False
 
 
 @pytest.mark.parametrize(
