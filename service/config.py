@@ -257,7 +257,7 @@ def parse_repo_config(content: bytes | str | None) -> RepoConfig:
     text = _decode(content) if isinstance(content, bytes) else content
     try:
         root = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader, without aliases)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = ", ".join(part for part in (exc.context, exc.problem) if part)

@@ -218,6 +218,7 @@ class RecordedJob(NamedTuple):
     id: int
     status: IngestionStatus
     sent: bool  # its event was sent already, or another copy of the delivery is sending it
+    repository_id: int
 
 
 def _record_jobs(session: Session, deliveries: list[Delivery]) -> list[RecordedJob]:
@@ -230,7 +231,7 @@ def _record_jobs(session: Session, deliveries: list[Delivery]) -> list[RecordedJ
     a row another transaction committed, and this copy then finds that row as a redelivery would.
     """
     now = utc_now()
-    wanted = {delivery_id for _, _, delivery_id in deliveries}
+    wanted = {delivery_id: repository.id for repository, _, delivery_id in deliveries}
     jobs = _claim_existing(session, wanted, now)
     new_rows = {
         delivery_id: {
@@ -249,11 +250,15 @@ def _record_jobs(session: Session, deliveries: list[Delivery]) -> list[RecordedJ
     }
     if new_rows:  # one multi-row INSERT ... RETURNING, in key order (no deadlock between two)
         insert_rows = insert_skipping_existing(session, IngestionCommit, "delivery_id").returning(
-            col(IngestionCommit.delivery_id), col(IngestionCommit.id), col(IngestionCommit.status)
+            col(IngestionCommit.delivery_id),
+            col(IngestionCommit.id),
+            col(IngestionCommit.status),
+            col(IngestionCommit.repository_id),
         )
         for row in session.execute(insert_rows, [new_rows[key] for key in sorted(new_rows)]):
-            jobs[row.delivery_id] = RecordedJob(row.id, row.status, sent=False)
-        jobs |= _claim_existing(session, set(new_rows) - set(jobs), now)
+            jobs[row.delivery_id] = RecordedJob(row.id, row.status, False, row.repository_id)
+        raced = {key: wanted[key] for key in new_rows if key not in jobs}
+        jobs |= _claim_existing(session, raced, now)
     recorded = []
     for _, _, delivery_id in deliveries:
         recorded.append(jobs[delivery_id])
@@ -263,14 +268,21 @@ def _record_jobs(session: Session, deliveries: list[Delivery]) -> list[RecordedJ
 
 
 def _claim_existing(
-    session: Session, delivery_ids: set[str], now: datetime
+    session: Session, deliveries: dict[str, int | None], now: datetime
 ) -> dict[str, RecordedJob]:
-    """The jobs already recorded for these deliveries, each claimed for sending if it can be."""
-    if not delivery_ids:
+    """The jobs already recorded for these deliveries (delivery id -> the repository delivering
+    it), each claimed for sending if it can be. A job of another repository is never claimed:
+    its delivery id was reused, and this push must not start that job."""
+    if not deliveries:
         return {}
-    query = select(IngestionCommit).where(col(IngestionCommit.delivery_id).in_(delivery_ids))
+    query = select(IngestionCommit).where(col(IngestionCommit.delivery_id).in_(deliveries))
     return {
-        job.delivery_id: RecordedJob(job.id, job.status, not _claim(session, job, now))
+        job.delivery_id: RecordedJob(
+            job.id,
+            job.status,
+            job.repository_id != deliveries[job.delivery_id] or not _claim(session, job, now),
+            job.repository_id,
+        )
         for job in session.exec(query.order_by(col(IngestionCommit.id)))
         if job.id is not None
     }
@@ -334,13 +346,15 @@ async def _accept_push(
     if push.ref != branch_ref:
         return _answer(202, ignored=f"push to {push.ref}, not the ingested branch {branch_ref}")
     job = await intake.record_job((repository, push, delivery))
+    if job.repository_id != repository.id:  # nothing of that job is this sender's to see
+        return _answer(409, error=f"{DELIVERY_HEADER} {delivery!r} was used by another push")
     logs.bind(job_id=job.id)
     if job.sent:
         return _answer(200, job_id=job.id, status=job.status, duplicate=True)
     commits = [c.model_dump(include={"added", "modified", "removed"}) for c in push.commits]
     too_long = len(json.dumps(commits)) > MAX_COMMITS_BYTES
     truncated = push.size is not None and push.size > len(push.commits)
-    data = {
+    data: dict[str, Any] = {
         "ingestion_id": job.id,
         "repository_id": repository.id,
         "before": push.before,

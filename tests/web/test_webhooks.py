@@ -251,6 +251,25 @@ async def test_a_redelivery_answers_with_the_job_it_started(
     assert len(await pushes_received(engine, webhook.deliveries)) == 1
 
 
+async def test_a_delivery_id_another_repository_used_is_refused_without_its_job(
+    webhook: Webhook, engine: EngineThread, database_url: str
+) -> None:
+    other_secret = connect_github_repository(database_url, "acme/guides", 4242)
+    other_push = push_event(
+        repository={"id": 4242, "full_name": "acme/guides", "default_branch": "main"}
+    )
+    delivery = new_delivery()
+
+    first = await webhook.deliver(push_event(), delivery=delivery)
+    reused = await webhook.deliver(other_push, delivery=delivery, secret=other_secret)
+
+    assert first.status_code == 202
+    assert reused.status_code == 409
+    assert reused.json() == {"error": f"x-github-delivery {delivery!r} was used by another push"}
+    assert [job.id for job in webhook.jobs()] == [first.json()["job_id"]]
+    assert len(await pushes_received(engine, {delivery})) == 1
+
+
 async def test_a_burst_of_deliveries_gets_one_job_and_one_event_each(
     webhook: Webhook, engine: EngineThread
 ) -> None:
