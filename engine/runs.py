@@ -224,7 +224,7 @@ class RunMachine:
         now = self.clock.now()
         times = (item.due_at, self.calls_started.pop(item.id, now), now)
         with self.store.transaction():
-            if not self.store.dequeue(item.id):
+            if not self.store.dequeue(item):
                 return
             run = self.store.get_run(item.run_id or "")
             if run is None or run.status is not RunStatus.RUNNING:
@@ -448,7 +448,7 @@ class RunMachine:
         """Act on a queue item that is not an SDK call: a timer, a debounce, a batch, a cron."""
         now = self.clock.now()
         with self.store.transaction():
-            if not self.store.dequeue(item.id):
+            if not self.store.dequeue(item):
                 return
             if item.kind is QueueKind.CRON:
                 self._fire_cron(item, now)
@@ -480,7 +480,7 @@ class RunMachine:
     def apply_ai_result(self, item: QueueItem, memo: dict[str, Any]) -> None:
         now = self.clock.now()
         with self.store.transaction():
-            if not self.store.dequeue(item.id):
+            if not self.store.dequeue(item):
                 return
             run = self.store.get_run(item.run_id or "")
             if run is not None and run.status is RunStatus.RUNNING:
@@ -490,7 +490,7 @@ class RunMachine:
         """Push back an item whose handling crashed, so it is retried later, not in a hot loop."""
         self.calls_started.pop(item.id, None)
         with self.store.transaction():
-            if self.store.dequeue(item.id):
+            if self.store.dequeue(item):
                 self.store.enqueue(
                     item.kind,
                     self.clock.now() + delay_ms,

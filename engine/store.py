@@ -477,9 +477,24 @@ class Store:
             is not None
         )
 
-    def dequeue(self, item_id: int) -> bool:
-        """Remove a queue item; False if it was already gone (cancelled or superseded)."""
-        return self._run("DELETE FROM queue WHERE id = ?", item_id) == 1
+    def dequeue(self, item: QueueItem) -> bool:
+        """Remove a queue item; False if it was already gone (cancelled or superseded). The row
+        must be the item's own, not only have its id: SQLite gives the id of a deleted last row
+        to the next one, so a call that returns after its run was cancelled could find a row
+        queued since by another run under the id it was read with."""
+        return (
+            self._run(
+                "DELETE FROM queue WHERE id = ? AND kind = ? AND run_id IS ? AND step_id IS ?"
+                " AND attempt = ? AND payload IS ?",
+                item.id,
+                item.kind,
+                item.run_id,
+                item.step_id,
+                item.attempt,
+                None if item.payload is None else _dumps(item.payload),
+            )
+            == 1
+        )
 
     def dequeue_step(self, run_id: str, kind: QueueKind, step_id: str) -> None:
         self._run(

@@ -97,3 +97,28 @@ def test_reopening_the_file_keeps_runs_steps_and_queue(tmp_path: Path) -> None:
         assert again.call_request(due[0][0]) is not None
     finally:
         reopened.close()
+
+
+def test_a_call_back_after_its_run_ended_leaves_the_call_queued_since_in_place(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "engine.db")
+    try:
+        with store.transaction():
+            store.enqueue(QueueKind.CALL, START_MS, run_id="cancelled")
+        [(in_flight, _keys)] = store.due_items(START_MS, 10, [])
+        with store.transaction():  # cancelled while its call is in flight
+            store.finish_run("cancelled", RunStatus.CANCELLED, None, START_MS)
+            store.enqueue(QueueKind.CALL, START_MS, run_id="next")
+        [(queued, _keys)] = store.due_items(START_MS, 10, [])
+        assert queued.id == in_flight.id  # SQLite reuses the id of a deleted last row
+
+        with store.transaction():  # the cancelled run's call comes back
+            assert store.dequeue(in_flight) is False
+
+        assert store.due_items(START_MS, 10, []) == [(queued, "[]")]
+        with store.transaction():
+            assert store.dequeue(queued) is True
+        assert store.queue_size() == 0
+    finally:
+        store.close()
