@@ -1,8 +1,9 @@
 """How a command reaches the service's database: through the same settings as `serve`.
 
-Bootstrap commands (`repo add`, `token create`) migrate it first, as `serve` does. Commands that
-only read what the service wrote (`push`, `repo list`) refuse to create an empty database in the
-wrong place: a missing SQLite file means the settings differ from the service's.
+Bootstrap commands (`repo add`, `token create`) migrate it first, as `serve` does, and create the
+organization their `--org` names, so they check its slug before anything runs (`org_slug`).
+Commands that only read what the service wrote (`push`, `repo list`) refuse to create an empty
+database in the wrong place: a missing SQLite file means the settings differ from the service's.
 """
 
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import click
 from sqlalchemy import Engine
 
-from service.db import create_db_engine, database_url, migrate
+from service.db import MigrationRefused, create_db_engine, database_url, migrate
+from service.repositories import OrgSlugError, check_org_slug
 from service.settings import Settings
 
 
@@ -38,5 +40,16 @@ def existing_database(settings: Settings) -> Engine:
 
 def bootstrapped_database(settings: Settings) -> Engine:
     """The database, created and migrated to the newest schema when needed."""
-    migrate(settings.sqlalchemy_url)
+    try:
+        migrate(settings.sqlalchemy_url)
+    except MigrationRefused as exc:
+        raise click.ClickException(str(exc)) from exc
     return create_db_engine(settings.sqlalchemy_url)
+
+
+def org_slug(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """A click callback for `--org`: the slug, or a usage error that gives the rule."""
+    try:
+        return check_org_slug(value)
+    except OrgSlugError as exc:
+        raise click.BadParameter(str(exc)) from exc

@@ -13,7 +13,7 @@ import click
 from sqlmodel import Session, select
 
 from cli.client import service_url
-from cli.database import bootstrapped_database, existing_database
+from cli.database import bootstrapped_database, existing_database, org_slug
 from cli.output import echo_json, table
 from router.names import WEBHOOK_PATH
 from service.db import session_scope
@@ -54,7 +54,13 @@ def repo() -> None:
     "--name",
     help="Name of a local repository in search results.  [default: its folder's name]",
 )
-@click.option("--org", default=DEFAULT_ORG, show_default=True, help="Organization slug.")
+@click.option(
+    "--org",
+    default=DEFAULT_ORG,
+    show_default=True,
+    callback=org_slug,
+    help="Organization slug (created if missing).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def add(
     target: str,

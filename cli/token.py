@@ -6,7 +6,7 @@ import socket
 import click
 
 from cli.auth import TOKEN_VARIABLE
-from cli.database import bootstrapped_database
+from cli.database import bootstrapped_database, org_slug
 from cli.output import echo_json
 from service.db import session_scope
 from service.repositories import DEFAULT_ORG, ensure_org
@@ -24,6 +24,7 @@ def token() -> None:
     "--org",
     default=DEFAULT_ORG,
     show_default=True,
+    callback=org_slug,
     help="Organization the token acts for (created if missing).",
 )
 @click.option("--name", help="A label to recognise the token by.  [default: user@host]")

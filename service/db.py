@@ -80,8 +80,9 @@ def _insert(session: Session, model: Any) -> postgresql.Insert | sqlite.Insert:
 def insert_skipping_existing(session: Session, model: Any, *unique: str) -> Insert:
     """`INSERT ... ON CONFLICT (unique) DO NOTHING`: a row whose key exists is skipped, not an
     error, also when another transaction inserts it at the same moment (PostgreSQL waits for
-    that one to commit); with RETURNING, the rows returned are the ones this statement added."""
-    return _insert(session, model).on_conflict_do_nothing(index_elements=list(unique))
+    that one to commit); with RETURNING, the rows returned are the ones this statement added.
+    Without `unique`, a row that clashes with any unique key of the table is skipped."""
+    return _insert(session, model).on_conflict_do_nothing(index_elements=list(unique) or None)
 
 
 def upsert(session: Session, model: Any, unique: Sequence[str], update: Sequence[str]) -> Insert:
@@ -91,6 +92,11 @@ def upsert(session: Session, model: Any, unique: Sequence[str], update: Sequence
     return statement.on_conflict_do_update(
         index_elements=list(unique), set_={name: statement.excluded[name] for name in update}
     )
+
+
+class MigrationRefused(RuntimeError):
+    """A migration that the data in the database does not allow: it stops before changing
+    anything, and the message says what a person has to change first."""
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -142,7 +142,12 @@ class Store(SQLModel, table=True):
 
 class ConnectedRepository(SQLModel, table=True):
     __tablename__ = "connected_repository"
-    __table_args__ = (sa.UniqueConstraint("organization_id", "provider", "full_name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("organization_id", "provider", "full_name"),
+        # Pushes find their connection by the repository's id and are checked with its webhook
+        # secret: a second connection of the same repository would never receive one.
+        sa.UniqueConstraint("provider", "external_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int = Field(foreign_key="organization.id")

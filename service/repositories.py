@@ -7,10 +7,11 @@ import re
 import secrets
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from service.db import insert_skipping_existing
 from service.models import ConnectedRepository, Organization, Provider, Store
 
 _COLLECTION_UNSAFE = re.compile(r"[^a-z0-9_-]+")
@@ -22,41 +23,68 @@ if TYPE_CHECKING:  # the embedders load onnxruntime: commands that only need nam
     from service.sources.github import GitHubRepository
 
 GITHUB_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*)/[A-Za-z0-9._-]+")
+# A slug is part of collection names and of the CLI's token file names: safe in both.
+ORG_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+ORG_SLUG_RULE = "1 to 63 lowercase letters, digits and hyphens, starting with a letter or digit"
 
 DEFAULT_ORG = "default"
 DEFAULT_STORE = "docs"
+
+Row = TypeVar("Row", Organization, Store, ConnectedRepository)
 
 
 class RepositoryError(ValueError):
     """A repository that cannot be connected; the message says why."""
 
 
+class OrgSlugError(ValueError):
+    """An organization slug that breaks `ORG_SLUG`; the message says how."""
+
+
+def check_org_slug(slug: str) -> str:
+    """`slug`, or an `OrgSlugError` when it breaks `ORG_SLUG`."""
+    if not ORG_SLUG.fullmatch(slug):
+        shown = repr(slug) if len(slug) <= 100 else f"a slug of {len(slug)} characters"
+        raise OrgSlugError(f"{shown} is not an organization slug: use {ORG_SLUG_RULE}")
+    return slug
+
+
 def ensure_org(session: Session, slug: str) -> Organization:
-    org = session.exec(select(Organization).where(Organization.slug == slug)).first()
+    """The organization `slug`, created on first use (an `OrgSlugError` for a bad new slug)."""
+    query = select(Organization).where(Organization.slug == slug)
+    org = session.exec(query).first()
     if org is None:
-        org = Organization(slug=slug, name=slug)
-        session.add(org)
-        session.flush()
+        # None when a concurrent call created it first: then that one is read.
+        new = Organization(slug=check_org_slug(slug), name=slug)
+        org = _insert_new(session, new) or session.exec(query).one()
     return org
 
 
 def ensure_store(session: Session, org: Organization, name: str, embedder: "Embedder") -> Store:
     """The organization's store `name`, created on first use."""
-    store = session.exec(
-        select(Store).where(Store.organization_id == org.id, Store.name == name)
-    ).first()
+    query = select(Store).where(Store.organization_id == org.id, Store.name == name)
+    store = session.exec(query).first()
     if store is None:
         assert org.id is not None
-        store = Store(
+        new = Store(
             organization_id=org.id,
             name=name,
             collection=_new_collection(session, org.slug, name),
             embedding_model=embedder.model,
             dimension=embedder.dimension,
         )
-        session.add(store)
-        session.flush()
+        store = _insert_new(session, new) or session.exec(query).one()
     return store
+
+
+def _insert_new(session: Session, row: Row) -> Row | None:
+    """`row`, written; None when a row with one of its unique keys exists. A concurrent call that
+    writes the same key first is waited for (PostgreSQL waits on its transaction, SQLite takes
+    writes one at a time), so afterwards its row is visible here, never a unique-key error."""
+    model = type(row)
+    statement = insert_skipping_existing(session, model).values(row.model_dump(exclude={"id"}))
+    new_id = session.execute(statement.returning(col(model.id))).scalar_one_or_none()
+    return None if new_id is None else session.get(model, new_id)
 
 
 def _new_collection(session: Session, slug: str, name: str) -> str:
@@ -81,13 +109,42 @@ def connect(
     installation_id: int | None = None,
 ) -> ConnectedRepository:
     org = ensure_org(session, org_slug)
-    existing = session.exec(
-        select(ConnectedRepository).where(
-            ConnectedRepository.organization_id == org.id,
-            ConnectedRepository.provider == provider,
-            ConnectedRepository.full_name == full_name,
-        )
-    ).first()
+    shown = str(local_path or full_name)
+    _refuse_connected(session, org, provider, full_name, external_id, shown)
+    store = ensure_store(session, org, DEFAULT_STORE, embedder)
+    assert org.id is not None and store.id is not None
+    repository = _insert_new(
+        session,
+        ConnectedRepository(
+            organization_id=org.id,
+            provider=provider,
+            external_id=external_id,
+            full_name=full_name,
+            default_branch=default_branch,
+            local_path=str(local_path) if local_path else None,
+            installation_id=installation_id,
+            webhook_secret=secrets.token_hex(32),
+            store_id=store.id,
+        ),
+    )
+    if repository is None:
+        # A concurrent call connected it since the check; its row is visible now, so the
+        # answer is the one a later call gets.
+        _refuse_connected(session, org, provider, full_name, external_id, shown)
+        raise RepositoryError(f"{shown} is already connected")
+    return repository
+
+
+def _refuse_connected(
+    session: Session,
+    org: Organization,
+    provider: Provider,
+    full_name: str,
+    external_id: str,
+    shown: str,
+) -> None:
+    """A `RepositoryError` when the repository, or another of the same name in the organization,
+    is connected already."""
     # Pushes are matched to a connection by the repository's id (a folder's, GitHub's), and
     # checked with that connection's webhook secret: one connection per repository.
     same = session.exec(
@@ -101,26 +158,17 @@ def connect(
         which = "by another organization"
         if same.organization_id == org.id:
             which = f"as {same.full_name} (id {same.id})"
-        raise RepositoryError(f"{local_path or full_name} is already connected {which}")
+        raise RepositoryError(f"{shown} is already connected {which}")
+    existing = session.exec(
+        select(ConnectedRepository).where(
+            ConnectedRepository.organization_id == org.id,
+            ConnectedRepository.provider == provider,
+            ConnectedRepository.full_name == full_name,
+        )
+    ).first()
     if existing is not None:
         where = f" at {existing.local_path}" if existing.local_path else ""
         raise RepositoryError(f"{full_name} is already connected{where} (id {existing.id})")
-    store = ensure_store(session, org, DEFAULT_STORE, embedder)
-    assert org.id is not None and store.id is not None
-    repository = ConnectedRepository(
-        organization_id=org.id,
-        provider=provider,
-        external_id=external_id,
-        full_name=full_name,
-        default_branch=default_branch,
-        local_path=str(local_path) if local_path else None,
-        installation_id=installation_id,
-        webhook_secret=secrets.token_hex(32),
-        store_id=store.id,
-    )
-    session.add(repository)
-    session.flush()
-    return repository
 
 
 def local_external_id(path: Path) -> str:
