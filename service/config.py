@@ -264,6 +264,8 @@ def parse_repo_config(content: bytes | str | None) -> RepoConfig:
         raise RepoConfigError(f"invalid YAML: {problem}", _line(mark)) from exc
     except yaml.YAMLError as exc:
         raise RepoConfigError(f"invalid YAML: {exc}") from exc
+    except RecursionError as exc:  # the parser recurses once per level of `[[[...]]]`
+        raise RepoConfigError("lists or mappings are nested too deeply") from exc
     if root is None or data is None:
         return RepoConfig()
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):

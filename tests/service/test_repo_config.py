@@ -131,6 +131,13 @@ def test_an_invalid_file_names_the_line_and_the_problem(
     assert problem in str(caught.value)
 
 
+def test_a_file_nested_too_deeply_to_parse_says_so() -> None:
+    with pytest.raises(RepoConfigError) as caught:
+        parse_repo_config("include: " + "[" * 5000 + "]" * 5000 + "\n")
+
+    assert str(caught.value) == "lightfast.yml: lists or mappings are nested too deeply"
+
+
 def test_every_problem_is_reported_starting_with_the_first_line() -> None:
     content = "chunk_size: 10\nstore: Docs\nbogus: 1\n"
 
