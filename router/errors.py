@@ -16,6 +16,7 @@ class ErrorCode(StrEnum):
     PARSE_ERROR = "PARSE_ERROR"
     BAD_REQUEST = "BAD_REQUEST"
     UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_SUPPORTED = "METHOD_NOT_SUPPORTED"
     CONFLICT = "CONFLICT"
@@ -32,6 +33,7 @@ JSON_RPC_CODES: dict[ErrorCode, int] = {
     ErrorCode.PARSE_ERROR: -32700,
     ErrorCode.BAD_REQUEST: -32600,
     ErrorCode.UNAUTHORIZED: -32001,
+    ErrorCode.FORBIDDEN: -32003,
     ErrorCode.NOT_FOUND: -32004,
     ErrorCode.METHOD_NOT_SUPPORTED: -32005,
     ErrorCode.CONFLICT: -32009,
@@ -47,6 +49,7 @@ HTTP_STATUSES: dict[ErrorCode, int] = {
     ErrorCode.PARSE_ERROR: 400,
     ErrorCode.BAD_REQUEST: 400,
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_SUPPORTED: 405,
     ErrorCode.CONFLICT: 409,

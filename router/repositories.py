@@ -156,7 +156,9 @@ async def connect(context: Context, input: ConnectInput) -> Connected:
     target = input.root
     try:
         if isinstance(target, ConnectLocal):
+            _check_local_roots(services.settings.api_local_roots, Path(target.path))
             root, branch = await local_checkout(Path(target.path), target.branch)
+            _check_local_roots(services.settings.api_local_roots, root)
             fields: dict[str, Any] = {
                 "provider": Provider.LOCAL,
                 "full_name": target.name or root.name,
@@ -271,3 +273,22 @@ async def _branch_head(context: Context, repository: ConnectedRepository) -> str
         raise ProcedureError(
             ErrorCode.BAD_GATEWAY, f"cannot read branch {branch} of {repository.full_name}: {exc}"
         ) from exc
+
+
+def _check_local_roots(roots: list[Path] | None, path: Path) -> None:
+    """A FORBIDDEN error unless `path` (symbolic links followed) is inside one of `roots`."""
+    if roots is None:
+        return
+    if not roots:
+        raise ProcedureError(
+            ErrorCode.FORBIDDEN,
+            "connecting a local folder through the API is off while the service listens beyond "
+            "loopback: set DOCS_INGEST_LOCAL_ROOTS to the folders it may connect, or run "
+            "`docs-ingest repo add` on the service's machine",
+        )
+    if not any(path.resolve().is_relative_to(root) for root in roots):
+        raise ProcedureError(
+            ErrorCode.FORBIDDEN,
+            f"{path} is outside the folders local repositories may be connected from "
+            "(DOCS_INGEST_LOCAL_ROOTS)",
+        )

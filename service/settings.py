@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         "is set; `external`: the Inngest the INNGEST_* variables name; `auto`: embedded unless "
         "INNGEST_DEV, INNGEST_BASE_URL, INNGEST_API_BASE_URL or INNGEST_SIGNING_KEY is set.",
     )
+    local_roots: str | None = Field(
+        None,
+        alias="DOCS_INGEST_LOCAL_ROOTS",
+        description="Folders, separated by ':', in which `repositories.connect` (the API, the "
+        "Repositories tab) may connect a local git repository. Unset: any folder while the "
+        "service listens on loopback only, none otherwise. `docs-ingest repo add` is not limited.",
+    )
     engine_port: int = Field(
         8288,
         alias="DOCS_INGEST_ENGINE_PORT",
@@ -241,6 +248,16 @@ class Settings(BaseSettings):
             return configured
         host = "127.0.0.1" if self.host in _ANY_INTERFACE else self.host
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    @property
+    def api_local_roots(self) -> list[Path] | None:
+        """The folders the API may connect local repositories in; None: anywhere. A token may
+        be held by someone without an account on the service's machine: they may read only
+        what the operator opened to them."""
+        if self.local_roots is not None:
+            return [Path(root).resolve() for root in self.local_roots.split(":") if root.strip()]
+        loopback = self.host == "localhost" or self.host == "::1" or self.host.startswith("127.")
+        return None if loopback else []
 
     @property
     def engine_db(self) -> Path:

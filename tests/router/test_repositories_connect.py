@@ -146,3 +146,36 @@ def test_repositories_are_listed_by_name_whatever_their_case(
         listed = _data(router.query("repositories.list", token))
 
     assert [repository["fullName"] for repository in listed] == ["alpha", "Beta", "Gamma", "zeta"]
+
+
+def test_the_api_connects_local_folders_only_where_the_operator_allows(
+    tmp_path: Path, database_url: str
+) -> None:
+    allowed = tmp_path / "allowed"
+    handbook = GitRepo(allowed / "handbook")
+    private = GitRepo(tmp_path / "private")
+    for repo in (handbook, private):
+        repo.write({"index.md": "# Index\n"})
+        repo.commit("first")
+    (allowed / "link").symlink_to(private.path)
+    local = {"provider": "local"}
+    with running_router(tmp_path, database_url, DOCS_INGEST_LOCAL_ROOTS=str(allowed)) as router:
+        token = router.token()
+        inside = router.mutate("repositories.connect", token, {**local, "path": str(handbook.path)})
+        outside = router.mutate("repositories.connect", token, {**local, "path": str(private.path)})
+        linked = router.mutate(
+            "repositories.connect", token, {**local, "path": str(allowed / "link")}
+        )
+    with running_router(tmp_path / "wide", database_url, DOCS_INGEST_HOST="0.0.0.0") as router:
+        wide = router.mutate(
+            "repositories.connect", router.token(), {**local, "path": str(handbook.path)}
+        )
+
+    assert _data(inside)["repository"]["fullName"] == "handbook"
+    assert (outside.status_code, linked.status_code, wide.status_code) == (403, 403, 403)
+    assert outside.json()["error"]["message"] == (
+        f"{private.path} is outside the folders local repositories may be connected from "
+        "(DOCS_INGEST_LOCAL_ROOTS)"
+    )
+    assert linked.json()["error"]["message"].startswith(f"{allowed / 'link'} is outside")
+    assert "set DOCS_INGEST_LOCAL_ROOTS" in wide.json()["error"]["message"]
