@@ -77,3 +77,18 @@ def find_owner(session: Session, token: str, *, now: datetime | None = None) -> 
         session.add(row)
     assert row.id is not None and org.id is not None
     return TokenOwner(token_id=row.id, organization_id=org.id, organization=org.slug)
+
+
+def list_tokens(session: Session, org: Organization) -> list[ApiToken]:
+    """`org`'s tokens, oldest first (their digests only: no token can be shown again)."""
+    query = select(ApiToken).where(ApiToken.organization_id == org.id)
+    return list(session.exec(query.order_by(ApiToken.id)))  # type: ignore[arg-type]
+
+
+def revoke_token(session: Session, org: Organization, token_id: int) -> ApiToken | None:
+    """Delete `org`'s token `token_id`, so it authenticates no more; None if it has no such."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.organization_id != org.id:
+        return None
+    session.delete(row)
+    return row

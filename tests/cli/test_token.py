@@ -72,3 +72,32 @@ def test_without_a_token_the_cli_keeps_one_of_its_own(tmp_path: Path, database_u
     assert [row.token_sha256 for row in rows] == [
         hashlib.sha256(kept.read_text().strip().encode()).hexdigest()
     ]
+
+
+def test_a_revoked_token_authenticates_no_more(tmp_path: Path, database_url: str) -> None:
+    with running_system(tmp_path, database_url) as system:
+        env = system_env(system)
+        kept = json.loads(run(["token", "create", "--name", "kept", "--json"], env).stdout)
+        leaked = json.loads(run(["token", "create", "--name", "leaked", "--json"], env).stdout)
+        before = json.loads(run(["token", "list", "--json"], env).stdout)
+
+        revoked = run(["token", "revoke", str(leaked["tokenId"])], env)
+        again = run(["token", "revoke", str(leaked["tokenId"])], env)
+        listed = run(["token", "list"], env)
+        elsewhere = run(["token", "list", "--org", "nobody"], env)
+
+        refused = _repositories(system.app_url, leaked["token"])
+        still = _repositories(system.app_url, kept["token"])
+
+    assert [(t["tokenId"], t["name"]) for t in before][-2:] == [
+        (kept["tokenId"], "kept"),
+        (leaked["tokenId"], "leaked"),
+    ]
+    assert revoked.exit_code == 0, revoked.output
+    assert f"revoked token {leaked['tokenId']} ('leaked')" in revoked.stderr
+    assert again.exit_code == 1
+    assert again.output == f"Error: organization default has no token {leaked['tokenId']}\n"
+    assert "'kept'" in listed.stdout and "'leaked'" not in listed.stdout
+    assert elsewhere.exit_code == 1 and "there is no organization nobody" in elsewhere.output
+    assert refused.status_code == 401
+    assert still.status_code == 200
