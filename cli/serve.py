@@ -25,6 +25,9 @@ ENGINE_WORKERS = 100
 # keeps the event loop waiting: Python's 5 ms held up the file runs' SDK calls; at 1 ms,
 # bench/ingest.py's 2,000 files went 1-6 % faster, in each of six interleaved pairs.
 GIL_SWITCH_INTERVAL_S = 0.001
+# How long a stopping engine may take before it is killed: one whose event loop is stuck never
+# acts on SIGTERM, and would go on holding its port and database.
+ENGINE_STOP_TIMEOUT_S = 10.0
 
 
 @click.command()
@@ -62,6 +65,9 @@ async def _serve(settings: Settings) -> None:
     # What the imports and the app built lives as long as the process; frozen, it is left out of
     # every later collection, whose full passes would otherwise stall requests ~100 ms each.
     gc.freeze()
+    # uvicorn acts on SIGTERM while it serves and, once stopped, raises it again: with Python's
+    # default action there, serve would end at once, before it stops the engine below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     # uvicorn's own lines (an app error's traceback) go through the service's log format.
     server, serving = await start_server(app, settings.host, settings.port, log_config=None)
     log = logging.getLogger("service")
@@ -91,14 +97,25 @@ async def _serve(settings: Settings) -> None:
     finally:
         _stop(demo)
         server.should_exit = True
-        if engine.returncode is None:
-            engine.terminate()
-        await engine_exit
+        await _stop_engine(engine, engine_exit)
         await serving
     if engine_died:
         raise click.ClickException(
             f"the embedded engine stopped (exit code {engine.returncode}); see its log above"
         )
+
+
+async def _stop_engine(engine: asyncio.subprocess.Process, engine_exit: asyncio.Task[int]) -> None:
+    """Ask the engine to stop, and kill it if it has not within ENGINE_STOP_TIMEOUT_S."""
+    if engine.returncode is None:
+        engine.terminate()
+    await asyncio.wait({engine_exit}, timeout=ENGINE_STOP_TIMEOUT_S)
+    if not engine_exit.done():
+        logging.getLogger("service").warning(
+            "the engine did not stop within %.0f s; killing it", ENGINE_STOP_TIMEOUT_S
+        )
+        engine.kill()
+    await engine_exit
 
 
 def _start_demo(settings: Settings, app: FastAPI) -> asyncio.Task[None] | None:
