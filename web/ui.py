@@ -43,11 +43,11 @@ def create_ui_router() -> APIRouter:
         and _suffix(entry.name) in CONTENT_TYPES
     }
 
-    @router.get("/")
+    @router.api_route("/", methods=["GET", "HEAD"])
     async def index() -> Response:
         return _file(assets[INDEX], INDEX)
 
-    @router.get(ASSET_PREFIX + "/{name}")
+    @router.api_route(ASSET_PREFIX + "/{name}", methods=["GET", "HEAD"])
     async def asset(name: str) -> Response:
         resource = assets.get(name)
         if resource is None:

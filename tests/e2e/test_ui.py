@@ -129,6 +129,7 @@ def test_the_page_and_its_assets_are_served_uncached_beside_the_api(system: Syst
     assert page.headers["content-type"].startswith("text/html")
     assert page.headers["cache-control"] == "no-cache"
     assert '<script type="module" src="/ui/app.js">' in page.text
+    assert system.http.head("/").status_code == 200  # what uptime checks send
     for asset, kind in [("app.js", "text/javascript"), ("app.css", "text/css")]:
         served = system.http.get(f"/ui/{asset}")
         assert served.status_code == 200
