@@ -17,6 +17,7 @@ from service.sources import Source
 from service.vectors import ChunkRecord, VectorStore
 
 BINARY_SNIFF_BYTES = 8192
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\n"  # the file a clone without LFS holds
 #: Chunks one step embeds and upserts: a few seconds of the local model on two cores, one request
 #: at OpenAI.
 PART_CHUNKS = 256
@@ -52,6 +53,10 @@ def unreadable_reason(content: bytes, max_size: int) -> str | None:
     """Why `content` is not a text file to index, or None when it is."""
     if len(content) > max_size:
         return f"{len(content)} bytes, over max_file_size ({max_size})"
+    if content.startswith(LFS_POINTER):
+        return "a Git LFS pointer: the file's content is not in the repository"
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16 text: only UTF-8 is indexed"
     if b"\0" in content[:BINARY_SNIFF_BYTES]:
         return "binary file"
     try:
