@@ -172,9 +172,9 @@ def _valid_glob(pattern: str) -> str:
         raise PydanticCustomError(
             "glob", "is not a valid glob: '{pattern}' {why}", {"pattern": pattern, "why": str(exc)}
         ) from exc
-    except re.error as exc:
+    except re.error as exc:  # a class the regex engine refuses, such as a range `[z-a]`
         raise PydanticCustomError(
-            "glob", "is not a valid glob: '{pattern}'", {"pattern": pattern}
+            "glob", "is not a valid glob: '{pattern}' has {why}", {"pattern": pattern, "why": exc.msg}
         ) from exc
     return pattern
 

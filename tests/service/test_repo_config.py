@@ -98,6 +98,9 @@ ERRORS = [
     ),
     pytest.param("exclude: ['a//b.md']\n", 1, "empty path segment", id="empty-segment"),
     pytest.param(
+        "include: ['[z-a]*.md']\n", 1, "'[z-a]*.md' has bad character range z-a", id="range"
+    ),
+    pytest.param(
         "include: ['']\n", 1, "include item 1 is not a valid glob: '' is empty", id="empty"
     ),
     pytest.param("1: docs\n", 1, "1 is not a key name", id="numeric-key"),
