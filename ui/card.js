@@ -79,7 +79,7 @@ export class JobCard {
     this.error = h('p', { class: 'job-error' });
     // What started a job never changes; a retry links to the job it retried.
     this.trigger = h('span', { class: 'chip chip-quiet' }, job.retryOf
-      ? ['retry of ', h('a', { href: detailsHref(job.retryOf), text: `#${job.retryOf}` })]
+      ? ['retry of\u00a0', h('a', { href: detailsHref(job.retryOf), text: `#${job.retryOf}` })]
       : triggerText(job));
     this.branch = h('span', { class: 'mono job-branch' });
     this.sha = h('span', { class: 'mono' });
