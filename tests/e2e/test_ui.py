@@ -23,7 +23,8 @@ from service.models import (
     Provider,
     utc_now,
 )
-from service.repositories import connect, local_external_id
+from service.repositories import connect, ensure_org, local_external_id
+from service.tokens import issue_token
 from tests.e2e.browser import DESKTOP, JOBS_LIST, PHONE, Console, RouterClient, chromium
 from tests.e2e.system import BRANCH, GitRepo, System, page, prose, running_system
 from tests.router.jobs_factory import make_job
@@ -500,3 +501,32 @@ def test_files_that_leave_the_filter_leave_the_table(
             assert job is not None
             job.status = IngestionStatus.CANCELLED
             job.processed_at = utc_now()
+
+
+def test_with_no_job_to_show_the_page_says_why_and_offers_the_way_on(
+    browser: Browser, router: RouterClient, docs_job: int
+) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    with session_scope(router.system.services.db) as session:
+        newcomer = issue_token(session, ensure_org(session, "newcomer"), name="ui").token
+    try:
+        empty = Console(context.new_page(), router, token=newcomer)
+        empty.open("tab=jobs")
+        nothing = empty.page.locator("#jobs-empty")
+        expect(nothing).to_contain_text("No jobs yet.")
+        expect(empty.page.locator(".job-section")).to_have_count(2)
+        expect(empty.page.locator(".job-section").first).to_be_hidden()
+        empty.screenshots("jobs-empty")
+        nothing.get_by_role("button", name="Connect a repository").click()
+        expect(empty.tab("Repositories")).to_have_attribute("aria-selected", "true")
+
+        filtered = Console(context.new_page(), router)
+        filtered.open("tab=jobs&text=no-job-has-this-text")
+        expect(filtered.page.locator("#jobs-empty")).to_contain_text("No jobs match these filters.")
+        filtered.page.get_by_role("button", name="Clear filters").click()
+        expect(filtered.card(docs_job)).to_be_visible()
+        expect(filtered.page.get_by_role("searchbox", name=re.compile("Find a job"))).to_have_value(
+            ""
+        )
+    finally:
+        context.close()
