@@ -174,7 +174,9 @@ def _valid_glob(pattern: str) -> str:
         ) from exc
     except re.error as exc:  # a class the regex engine refuses, such as a range `[z-a]`
         raise PydanticCustomError(
-            "glob", "is not a valid glob: '{pattern}' has {why}", {"pattern": pattern, "why": exc.msg}
+            "glob",
+            "is not a valid glob: '{pattern}' has {why}",
+            {"pattern": pattern, "why": exc.msg},
         ) from exc
     return pattern
 

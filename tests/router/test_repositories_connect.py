@@ -166,7 +166,9 @@ def test_the_api_connects_local_folders_only_where_the_operator_allows(
         linked = router.mutate(
             "repositories.connect", token, {**local, "path": str(allowed / "link")}
         )
-    with running_router(tmp_path / "wide", database_url, DOCS_INGEST_HOST="0.0.0.0") as router:
+    # Only the setting: the test client binds nothing.
+    wide_open = "0.0.0.0"  # noqa: S104
+    with running_router(tmp_path / "wide", database_url, DOCS_INGEST_HOST=wide_open) as router:
         wide = router.mutate(
             "repositories.connect", router.token(), {**local, "path": str(handbook.path)}
         )
