@@ -68,7 +68,10 @@ def push(path: Path, no_wait: bool, as_json: bool) -> None:
         if after == repository.last_ingested_sha:
             _nothing_to_push(repository, as_json)
             return
-        job_id = deliver(service_url(settings), root, repository, after)
+        try:
+            job_id = deliver(service_url(settings), root, repository, after)
+        except GitError as exc:
+            raise click.ClickException(f"cannot read the history of {root}: {exc}") from exc
         if no_wait:
             _queued(job_id, repository, after, as_json)
             return

@@ -20,6 +20,9 @@ HEADING_SEPARATOR = " > "
 SNIPPET_CHARS = 200
 _HEADING_LINE = re.compile(r"^#{1,6}\s.*$", flags=re.MULTILINE)
 _SPACE = re.compile(r"\s+")
+# C0 and C1 control characters: a line end or a tab in a path would break the table's rows, and
+# an escape sequence would talk to the terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @click.command()
@@ -58,9 +61,9 @@ def search(text: str, limit: int, repository: str | None, org: str | None, as_js
     rows = [
         [
             f"{hit['score']:.2f}",
-            hit["repository"],
-            hit["path"],
-            HEADING_SEPARATOR.join(hit["headingPath"]) or "-",
+            printable(hit["repository"]),
+            printable(hit["path"]),
+            printable(HEADING_SEPARATOR.join(hit["headingPath"])) or "-",
             snippet(hit["text"]),
         ]
         for hit in hits
@@ -68,7 +71,12 @@ def search(text: str, limit: int, repository: str | None, org: str | None, as_js
     click.echo(table(HEADERS, rows, fit=sys.stdout.isatty()))
 
 
+def printable(text: str) -> str:
+    """`text` on one line, each control character written as its escape (`\\n`, `\\x1b`)."""
+    return _CONTROL.sub(lambda found: found[0].encode("unicode_escape").decode("ascii"), text)
+
+
 def snippet(text: str) -> str:
     """The passage on one line, without its headings (the section column shows them)."""
-    flat = _SPACE.sub(" ", _HEADING_LINE.sub(" ", text)).strip()
+    flat = printable(_SPACE.sub(" ", _HEADING_LINE.sub(" ", text)).strip())
     return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1] + "…"

@@ -3,14 +3,19 @@
 Steps: wait for the repository's earlier jobs to end → mark running → load `lightfast.yml` at
 the pushed sha → resolve the store → plan → record the plan as `ingestion_file` rows → send
 `docs/file.process` / `docs/file.delete` events in batches → wait for
-`docs/ingestion.files-done` → finalize from the rows → send `docs/ingestion.ended`.
+`docs/ingestion.files-done` → delete the repository's chunks from the stores it left → finalize
+from the rows → send `docs/ingestion.ended`.
 
 The jobs of one repository run one after another. A job planned while an earlier one still writes
 would read the index before that job's files land, and a file both change could end at the
 earlier, older version. The concurrency limit per repository does not order them: a run waiting
 for an event holds no slot. So a job first waits, still queued, until every earlier job of its
-repository that will run has ended (`jobs.earlier_unfinished`; `docs/ingestion.ended` wakes it),
-and a job a later one overtook (its event sent late) ends skipped at its start (`jobs.start`).
+repository that will run has ended (`jobs.earlier_unfinished`; `docs/ingestion.ended` wakes it).
+
+Jobs run in the order their pushes arrived, which need not be the order of the commits (GitHub
+delivers late, redelivers). So a job whose commit is behind the one indexed, or one a later job is
+indexing, ends skipped as overtaken at its start (`_overtaken`): it would take the index back. A
+push that moved the branch back (a force push) is not overtaken: the branch is at its commit.
 
 A wait only sees events sent after it begins, and the last file can finish between the count of
 pending rows and the start of the wait: its `files-done` is then lost (under load, when calls
@@ -20,6 +25,7 @@ seconds at its n-th wait, or than 30 s (`wait_timeout`): a lost wake-up costs a 
 seconds and a long one at most 30 s, for one count every 30 s while it runs.
 """
 
+import contextlib
 import datetime
 import itertools
 import json
@@ -46,7 +52,13 @@ from service.events import (
     ingestion_ended,
 )
 from service.indexing import FileTask
-from service.models import FileAction, IngestionCommit, IngestionStatus, utc_now
+from service.models import (
+    ConnectedRepository,
+    FileAction,
+    IngestionCommit,
+    IngestionStatus,
+    utc_now,
+)
 from service.planner import (
     PlannedFile,
     Push,
@@ -55,6 +67,8 @@ from service.planner import (
     full_diff_reason,
     plan,
 )
+from service.sources import Ancestry, Source, SourceNotFound
+from service.vectors import CollectionNotFoundError
 
 # Events per fan-out step, sent in requests of at most FAN_OUT_BYTES of data (Inngest takes up to
 # 5,000 events and 3 MiB in one). Each step adds a call that replays the run, so fewer, larger
@@ -131,8 +145,10 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
             )
 
         async def mark_running() -> dict[str, Any]:
+            overtaken = await _overtaken(services, event)
+
             def work(session: Session) -> dict[str, Any]:
-                job = jobs.start(session, job_id, ctx.run_id)
+                job = jobs.start(session, job_id, ctx.run_id, overtaken=overtaken)
                 repository = jobs.get_repository(session, job.repository_id)
                 return {
                     "after": job.after_sha,
@@ -228,6 +244,12 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
                 timeout=wait_timeout(*pace, waits=waits),
             )
 
+        async def leave_old_stores() -> list[str]:
+            repository = str(started["repository"])
+            return await _leave_old_stores(services, job_id, event.repository_id, repository)
+
+        left = await ctx.step.run("leave-old-stores", leave_old_stores)
+
         async def finalize() -> dict[str, Any]:
             def work(session: Session) -> IngestionCommit:
                 found = bool(loaded["found"])
@@ -243,6 +265,7 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
                 "files_failed": job.files_failed,
                 "files_skipped": job.files_skipped,
                 "plan": planned["reason"],
+                "stores_left": left,
             }
 
         ended = await ctx.step.run("finalize", finalize)
@@ -254,6 +277,80 @@ def create_ingestion(client: inngest.Inngest, services: Services) -> inngest.Fun
 
 async def _earlier_job(services: Services, job_id: int) -> int | None:
     return await in_session(services, jobs.earlier_unfinished, job_id)
+
+
+async def _overtaken(services: Services, event: IngestionEvent) -> str | None:
+    """Why the job must not index its commit, or None when it may.
+
+    It must not when its commit is behind (or beside) the one its repository's index holds or a
+    later job is indexing, unless the branch is at it now: then a push moved the branch back (a
+    force push). Otherwise the branch has moved on, and the push that moved it is indexed or will
+    be. A push that continues the indexed commit costs no question to the source.
+    """
+
+    def read(session: Session) -> tuple[str, ConnectedRepository, list[jobs.NewerCommit]]:
+        job = jobs.get_job(session, event.ingestion_id)
+        repository = jobs.get_repository(session, job.repository_id)
+        if job.status in jobs.FINISHED:
+            return job.after_sha, repository, []
+        return job.after_sha, repository, jobs.newer_commits(session, event.ingestion_id)
+
+    after, repository, newer = await in_session(services, read)
+    source = services.source_for(repository)
+    branch = repository.default_branch
+    for commit in newer:
+        if commit.sha == after:
+            if commit.running:
+                return f"job #{commit.job_id} of a later push is indexing {after[:12]} already"
+            continue  # the same commit again: a retry or a sync
+        if commit.sha == event.before and not commit.running and not event.forced:
+            continue  # a push that continues the indexed commit: GitHub says `forced` if not
+        relation = await translating(_ancestry(source, commit.sha, after))
+        if relation in (None, Ancestry.AHEAD):
+            continue
+        if await translating(_branch_head(source, branch)) == after:
+            return None
+        by = f"job #{commit.job_id}" if commit.job_id is not None else "an earlier job"
+        did = f"{by} {'is indexing' if commit.running else 'indexed'} {commit.sha[:12]}"
+        if relation is Ancestry.BEHIND:
+            return f"{did}, a later commit than {after[:12]}"
+        return f"{did}, and {branch} is no longer at {after[:12]}"
+    return None
+
+
+async def _ancestry(source: Source, base: str, head: str) -> Ancestry | None:
+    """How `head` relates to `base`; None when `base` has gone from the repository (rewritten
+    history, then garbage-collected): nothing can be behind it any more."""
+    try:
+        return await source.ancestry(base, head)
+    except SourceNotFound:
+        await source.resolve(head)  # the job's own commit must exist: its absence is an error
+        return None
+
+
+async def _branch_head(source: Source, branch: str) -> str | None:
+    try:
+        return await source.resolve(branch)
+    except SourceNotFound:
+        return None  # the branch was deleted: no push is at its head
+
+
+async def _leave_old_stores(
+    services: Services, job_id: int, repository_id: int, repository: str
+) -> list[str]:
+    """Delete the repository's chunks from the stores other than the job's, and then their rows,
+    so that a failure leaves the rows to find them again (the next job's run does); the names of
+    the stores. Only the repository's points are deleted: other repositories share those stores."""
+    left = await in_session(services, jobs.stores_left, job_id)
+    for store in left:
+        await translating(_delete_repository(services, store.collection, repository))
+        await in_session(services, jobs.forget_store, store.id, repository_id)
+    return [store.name for store in left]
+
+
+async def _delete_repository(services: Services, collection: str, repository: str) -> None:
+    with contextlib.suppress(CollectionNotFoundError):  # a collection that is gone holds none
+        await services.vectors.delete_repository(collection, repository)
 
 
 def _fail(session: Session, job_id: int, message: str) -> IngestionCommit:

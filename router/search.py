@@ -4,6 +4,10 @@ The question is embedded with the service's embedder and looked up in every stor
 organization that was built with that embedder's model (or in the one store named), then the
 hits of all stores are merged best first. A store whose collection does not exist yet (nothing
 ingested) simply has no hits.
+
+A repository is searched in its current store only. The store it moved from (its `lightfast.yml`
+names another) keeps its chunks until a job has indexed it into the new one, and a failed clean-up
+may leave them longer: found there, they would show every file twice, and deleted files again.
 """
 
 import logging
@@ -25,6 +29,8 @@ log = logging.getLogger("router.search")
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
 MAX_QUERY_CHARS = 2_000
+# Hits asked of a store at most, when the closest ones are chunks a repository left there.
+MAX_FETCH = 1_000
 
 
 class SearchInput(ProcedureInput):
@@ -71,18 +77,20 @@ async def search_query(context: Context, input: SearchInput) -> SearchResult:
             continue
         usable.append(store)
     hits: list[Hit] = []
+    where = await context.in_session(_repositories, context.caller.organization_id)
     if usable:
         vector = await _embed(context, input.query)
         for store in usable:
-            found = await _search(context, store, vector, input)
-            hits += [_hit(store.name, hit) for hit in found]
+            # Repositories that have moved to another store: their chunks here are left over.
+            moved = {name for name, row in where.items() if row.store_id != store.id}
+            if input.repository not in moved:
+                found = await _search(context, store, vector, input, moved)
+                hits += [_hit(store.name, hit) for hit in found]
     hits.sort(key=lambda hit: hit.score, reverse=True)
     hits = hits[: input.limit]
-    if hits:
-        where = await context.in_session(_repositories, context.caller.organization_id)
-        github = github_web_origin(services.settings.github_api_url)
-        for hit in hits:
-            _locate(hit, where.get(hit.repository), github)
+    github = github_web_origin(services.settings.github_api_url)
+    for hit in hits:
+        _locate(hit, where.get(hit.repository), github)
     return SearchResult(organization=context.caller.organization, hits=hits)
 
 
@@ -121,18 +129,26 @@ async def _embed(context: Context, text: str) -> list[float]:
 
 
 async def _search(
-    context: Context, store: Store, vector: list[float], input: SearchInput
+    context: Context, store: Store, vector: list[float], input: SearchInput, moved: set[str]
 ) -> list[SearchHit]:
-    try:
-        return await context.services.vectors.search(
-            store.collection, vector, limit=input.limit, repository=input.repository
-        )
-    except CollectionNotFoundError:
-        return []
-    except VectorStoreError as exc:
-        raise ProcedureError(
-            ErrorCode.INTERNAL_SERVER_ERROR, f"store {store.name} could not be searched: {exc}"
-        ) from exc
+    """The store's closest hits, none of a repository in `moved`: when their left-over chunks
+    are among the closest, more are asked for, up to MAX_FETCH."""
+    asked = input.limit
+    while True:
+        try:
+            found = await context.services.vectors.search(
+                store.collection, vector, limit=asked, repository=input.repository
+            )
+        except CollectionNotFoundError:
+            return []
+        except VectorStoreError as exc:
+            raise ProcedureError(
+                ErrorCode.INTERNAL_SERVER_ERROR, f"store {store.name} could not be searched: {exc}"
+            ) from exc
+        kept = [hit for hit in found if hit.repository not in moved]
+        if len(kept) >= input.limit or len(found) < asked or asked >= MAX_FETCH:
+            return kept[: input.limit]
+        asked = min(asked * 4, MAX_FETCH)
 
 
 def _hit(store: str, hit: SearchHit) -> Hit:

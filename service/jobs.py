@@ -110,24 +110,21 @@ BEING_SENT = timedelta(minutes=1)  # a new job's event is sent, or has failed to
 INDEXED = frozenset({FileStatus.PROCESSED, FileStatus.SKIPPED})  # a file's outcomes that stand
 
 
-def start(session: Session, ingestion_id: int, run_id: str) -> IngestionCommit:
+def start(
+    session: Session, ingestion_id: int, run_id: str, *, overtaken: str | None = None
+) -> IngestionCommit:
     """Mark the job running (again, on a retried step: the first start time stays).
 
-    A job that ended before its run started (cancelled while queued) stays as it ended. One that
-    a later job of its repository has overtaken (its event sent late: a redelivery after Inngest
-    was down) ends skipped: the later job indexed a newer commit, and this one would take the
-    index back.
+    A job that ended before its run started (cancelled while queued) stays as it ended. One given
+    an `overtaken` reason (its commit is behind the one indexed: a push delivered late, see
+    functions/ingestion.py) ends skipped with it: running it would take the index back.
     """
     job = lock_job(session, ingestion_id)
     if job.status in FINISHED:
         return job
-    newer = newer_finished(session, job)
-    if newer is not None:
-        later = get_job(session, newer)
+    if overtaken is not None:
         job.status = IngestionStatus.SKIPPED
-        job.error_message = (
-            f"overtaken: job #{newer} of a later push already indexed {later.after_sha[:12]}"
-        )
+        job.error_message = f"overtaken: {overtaken}"
         job.processed_at = utc_now()
         session.add(job)
         return job
@@ -138,6 +135,46 @@ def start(session: Session, ingestion_id: int, run_id: str) -> IngestionCommit:
     repository.config_status = ConfigStatus.INGESTING
     session.add_all([job, repository])
     return job
+
+
+@dataclass(frozen=True, slots=True)
+class NewerCommit:
+    """A commit a job must not take its repository's index back from."""
+
+    sha: str
+    job_id: int | None  # the job that indexed it or is indexing it, when known
+    running: bool  # a later job is indexing it now; else the index holds it
+
+
+def newer_commits(session: Session, ingestion_id: int) -> list[NewerCommit]:
+    """The commit the repository's index holds, and those later jobs of the repository are
+    indexing now (a job whose event was sent late starts after them), for a job to compare its
+    own commit with before it starts."""
+    job = get_job(session, ingestion_id)
+    repository = get_repository(session, job.repository_id)
+    newer = []
+    if repository.last_ingested_sha is not None:
+        indexed_by = session.exec(
+            select(IngestionCommit.id)
+            .where(
+                IngestionCommit.repository_id == job.repository_id,
+                IngestionCommit.after_sha == repository.last_ingested_sha,
+                col(IngestionCommit.status).in_(
+                    [IngestionStatus.PROCESSED, IngestionStatus.SKIPPED]
+                ),
+            )
+            .order_by(col(IngestionCommit.id).desc())
+        ).first()
+        newer.append(NewerCommit(repository.last_ingested_sha, indexed_by, running=False))
+    running = session.exec(
+        select(IngestionCommit.id, IngestionCommit.after_sha).where(
+            IngestionCommit.repository_id == job.repository_id,
+            col(IngestionCommit.id) > ingestion_id,
+            IngestionCommit.status == IngestionStatus.RUNNING,
+        )
+    ).all()
+    newer += [NewerCommit(sha, job_id, running=True) for job_id, sha in running]
+    return newer
 
 
 def record_job(
@@ -186,7 +223,11 @@ def record_config_error(session: Session, repository_id: int, message: str) -> N
 def store_for(
     session: Session, job: IngestionCommit, config: RepoConfig, embedder: Embedder
 ) -> Store:
-    """The store `config` names, created on first use; the job and repository move to it."""
+    """The store `config` names, created on first use; the job and repository move to it.
+
+    The repository's chunks in the store it leaves stay there (unsearched, see router/search.py)
+    until the job has indexed it into the new one: then `stores_left` finds them.
+    """
     repository = get_repository(session, job.repository_id)
     organization = session.get(Organization, repository.organization_id)
     assert organization is not None
@@ -516,6 +557,42 @@ def record_indexed(
             }
             for path, (sha, chunks) in files.items()
         ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLeft:
+    id: int
+    name: str
+    collection: str
+
+
+def stores_left(session: Session, ingestion_id: int) -> list[StoreLeft]:
+    """The stores other than the job's that still hold chunks of its repository: the ones it moved
+    from (`store_for`), whose chunks go once the job has indexed the repository into its own."""
+    job = get_job(session, ingestion_id)
+    stores = session.exec(
+        select(Store)
+        .where(
+            col(Store.id).in_(
+                select(IndexedFile.store_id).where(
+                    IndexedFile.repository_id == job.repository_id,
+                    IndexedFile.store_id != job.store_id,
+                )
+            )
+        )
+        .order_by(col(Store.id))
+    ).all()
+    return [StoreLeft(store.id or 0, store.name, store.collection) for store in stores]
+
+
+def forget_store(session: Session, store_id: int, repository_id: int) -> None:
+    """Forget every file of the repository in the store; its chunks have left it."""
+    session.execute(
+        sa.delete(IndexedFile).where(
+            col(IndexedFile.store_id) == store_id,
+            col(IndexedFile.repository_id) == repository_id,
+        )
     )
 
 

@@ -22,6 +22,7 @@ PAYLOAD_COMMIT_LIMIT = 20
 MAX_PATH_BYTES = 4096
 # The longest path a file's rows can be keyed on: a PostgreSQL index entry holds at most 2,704
 # bytes. A longer path is skipped, and its row named by the path shortened to SHORTENED_PATH_BYTES.
+# So is a name that is not UTF-8, which no JSON or database text holds: its row shows it escaped.
 MAX_INDEXED_PATH_BYTES = 2000
 SHORTENED_PATH_BYTES = 1800
 _SHOWN_PATH_CHARS = 100
@@ -130,6 +131,8 @@ def plan(
     """
     entries = {entry.path: entry for entry in tree if entry.path != CONFIG_FILE}
     paths = set(entries) | set(indexed) if candidates is None else candidates - {CONFIG_FILE}
+    # The rows of a job are keyed by path: a shown name must not be one the job already has.
+    taken = set(paths)
     planned = []
     for path in sorted(paths):
         entry = entries.get(path)
@@ -138,43 +141,82 @@ def plan(
             if was_indexed:
                 planned.append(PlannedFile(path, FileAction.DELETE))
             elif entry is not None and candidates is not None:
-                planned.append(_skipped(entry, "outside the include globs of " + CONFIG_FILE))
+                # Named, since with no lightfast.yml they are the defaults, written nowhere.
+                reason = f"outside the include globs ({', '.join(config.include)})"
+                planned.append(_skipped(entry, reason, taken))
             continue
-        length = len(_path_bytes(path))
-        if length > MAX_INDEXED_PATH_BYTES:
+        unfit = _unfit_path(path)
+        if unfit is not None:
             if was_indexed:  # where the database could hold it: its old chunks must go
                 planned.append(PlannedFile(path, FileAction.DELETE))
             else:
-                limit = MAX_INDEXED_PATH_BYTES
-                reason = f"its path is {length} bytes; paths over {limit} are not indexed"
-                planned.append(_skipped(entry, reason, _shortened_path(path)))
+                planned.append(_skipped(entry, unfit, taken))
             continue
         if entry.size > config.max_file_size:
             if was_indexed:  # its old chunks must not outlive it
                 planned.append(PlannedFile(path, FileAction.DELETE))
             else:
                 reason = f"{entry.size} bytes, over max_file_size ({config.max_file_size})"
-                planned.append(_skipped(entry, reason))
+                planned.append(_skipped(entry, reason, taken))
             continue
         if not force and indexed.get(path) == entry.blob_sha:
             if candidates is not None:
-                planned.append(_skipped(entry, "unchanged"))
+                planned.append(_skipped(entry, "unchanged", taken))
             continue
         planned.append(PlannedFile(path, FileAction.PROCESS, entry.blob_sha, entry.size))
     return planned
 
 
-def _skipped(entry: TreeEntry, reason: str, path: str | None = None) -> PlannedFile:
-    return PlannedFile(path or entry.path, FileAction.PROCESS, entry.blob_sha, entry.size, reason)
+def _skipped(entry: TreeEntry, reason: str, taken: set[str]) -> PlannedFile:
+    path = entry.path
+    if _unfit_path(path) is not None:
+        path = _unused(_shown_path(path), taken)
+    return PlannedFile(path, FileAction.PROCESS, entry.blob_sha, entry.size, reason)
+
+
+def _unfit_path(path: str) -> str | None:
+    """Why a file's rows cannot be keyed on `path`, or None when they can."""
+    if not _is_utf8(path):
+        return f"its name is not UTF-8 (bytes that are not shown as \\xNN): {_shown_path(path)}"
+    length = len(_path_bytes(path))
+    if length > MAX_INDEXED_PATH_BYTES:
+        return f"its path is {length} bytes; paths over {MAX_INDEXED_PATH_BYTES} are not indexed"
+    return None
+
+
+def _is_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _path_bytes(path: str) -> bytes:
-    """`path` as git stores it (a name that is not UTF-8 comes back from git as surrogates)."""
-    return path.encode("utf-8", "surrogatepass")
+    """`path` as git stores it: a source gives each byte of a name that is not UTF-8 as a
+    surrogate escape."""
+    return path.encode("utf-8", "surrogateescape")
 
 
-def _shortened_path(path: str) -> str:
-    """`path` cut to SHORTENED_PATH_BYTES, with its length and a digest that keep it unique."""
+def _shown_path(path: str) -> str:
+    """`path` as a row can hold it: each byte that is not UTF-8 written as `\\xNN`, and, when that
+    is over MAX_INDEXED_PATH_BYTES, cut to SHORTENED_PATH_BYTES, with the path's length and a
+    digest that keep it unique."""
     raw = _path_bytes(path)
-    head = raw[:SHORTENED_PATH_BYTES].decode("utf-8", "ignore")
+    text = raw.decode("utf-8", "backslashreplace")
+    encoded = text.encode()
+    if len(encoded) <= MAX_INDEXED_PATH_BYTES:
+        return text
+    head = encoded[:SHORTENED_PATH_BYTES].decode("utf-8", "ignore")
     return f"{head}... ({len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()[:16]})"
+
+
+def _unused(name: str, taken: set[str]) -> str:
+    """`name`, numbered when a path of the job already has it (a hostile repository can name a
+    file after another's shown name), and now taken."""
+    unused, number = name, 1
+    while unused in taken:
+        number += 1
+        unused = f"{name} ({number})"
+    taken.add(unused)
+    return unused

@@ -141,6 +141,9 @@ class VectorStore(Protocol):
     async def delete_file(self, collection: str, repository: str, path: str) -> int | None:
         """Delete the file's points; the number deleted when the backend tells it cheaply."""
 
+    async def delete_repository(self, collection: str, repository: str) -> None:
+        """Delete every point of `repository` in the collection, and no other."""
+
     async def search(
         self,
         collection: str,
@@ -284,6 +287,16 @@ class EdgeVectorStore:
             return deleted
 
         return await self._run(collection, delete)
+
+    async def delete_repository(self, collection: str, repository: str) -> None:
+        of_repository = _edge_filter(repository=repository)
+        assert of_repository is not None  # without a condition the filter would match every point
+        await self._run(
+            collection,
+            lambda opened: opened.shard.update(
+                edge.UpdateOperation.delete_points_by_filter(of_repository)
+            ),
+        )
 
     async def search(
         self,

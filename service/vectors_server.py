@@ -88,6 +88,15 @@ class QdrantServerVectorStore:
             await self._client.delete(collection, points_selector=selector, wait=True)
         return None  # the server does not say how many; counting first costs a round trip
 
+    async def delete_repository(self, collection: str, repository: str) -> None:
+        check_collection_name(collection)
+        of_repository = _server_filter(repository=repository)
+        assert of_repository is not None  # without a condition the filter would match every point
+        async with _translated(collection):
+            await self._client.delete(
+                collection, points_selector=models.FilterSelector(filter=of_repository), wait=True
+            )
+
     async def search(
         self,
         collection: str,

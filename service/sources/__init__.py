@@ -27,6 +27,15 @@ class FileStatus(StrEnum):
     RENAMED = "renamed"
 
 
+class Ancestry(StrEnum):
+    """How a commit relates to another, as GitHub's compare endpoint names it."""
+
+    AHEAD = "ahead"  # the other commit is an ancestor of this one
+    BEHIND = "behind"  # this commit is an ancestor of the other
+    IDENTICAL = "identical"
+    DIVERGED = "diverged"  # neither is an ancestor of the other (unrelated histories included)
+
+
 @dataclass(frozen=True, slots=True)
 class FileChange:
     """One path changed between two commits."""
@@ -82,6 +91,11 @@ class Source(Protocol):
 
         Paths are reported the way git reports them, whatever the kind of entry.
         """
+        ...
+
+    async def ancestry(self, base: str, head: str) -> Ancestry:
+        """How `head` relates to `base`: AHEAD when `base` is an ancestor of `head`, BEHIND when
+        `head` is an ancestor of `base`."""
         ...
 
     async def tree(self, sha: str, paths: Collection[str] | None = None) -> list[TreeEntry]:

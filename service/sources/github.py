@@ -31,6 +31,7 @@ import jwt
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from service.sources import (
+    Ancestry,
     FileChange,
     FileStatus,
     SourceAuthError,
@@ -108,6 +109,10 @@ class _CompareFile(_Answer):
 class _Comparison(_Answer):
     merge_base_commit: _Commit
     files: list[_CompareFile] = Field(default_factory=list)
+
+
+class _Relation(_Answer):
+    status: str
 
 
 class _TreeItem(_Answer):
@@ -274,6 +279,24 @@ class GitHubSource:
             return await self._compare_trees(comparison.merge_base_commit.sha, head)
         changes = (_file_change(file) for file in files.values())
         return sorted((c for c in changes if c is not None), key=lambda change: change.path)
+
+    async def ancestry(self, base: str, head: str) -> Ancestry:
+        what = f"comparison {base}...{head} of {self._repository}"
+        url = f"{self._repo_url}/compare/{_quote(base)}...{_quote(head)}"
+        try:
+            # One commit per page: only the status is read, the commit list can be long.
+            response = await self._get(url, what, params={"per_page": "1"})
+        except SourceNotFound:
+            # GitHub answers 404 "No common ancestor" for unrelated histories too: when both
+            # commits exist, that is what it meant.
+            await self.resolve(base)
+            await self.resolve(head)
+            return Ancestry.DIVERGED
+        status = _parse(_Relation, response, what).status
+        try:
+            return Ancestry(status)
+        except ValueError as exc:
+            raise SourceError(f"GitHub sent an unexpected status {status!r} for {what}") from exc
 
     async def tree(self, sha: str, paths: Collection[str] | None = None) -> list[TreeEntry]:
         wanted = None if paths is None else frozenset(paths)

@@ -1,8 +1,11 @@
 """A `Source` over a repository on this machine, through the `git` CLI.
 
 Every question is one or a few `git` processes started without a shell. Outputs are read in their
-`-z` form, so paths with spaces, quotes or non-ASCII letters come back byte for byte; paths that are
-not UTF-8 survive the round trip through `os.fsdecode`/`os.fsencode`.
+`-z` form, so paths with spaces, quotes, line ends or non-ASCII letters come back byte for byte.
+Paths are decoded as UTF-8 whatever the locale, a byte that is not UTF-8 kept as a surrogate escape
+(U+DC80 to U+DCFF) that turns back into that byte when the path is given to git: such a name still
+reads back, and the planner, which makes paths into rows, skips it (no JSON or database text can
+hold it).
 
 Blobs read at the same time share one `git cat-file --batch` process: starting a process per
 file was a tenth of the service's CPU while sixteen files were indexed at once.
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from service.batching import Batcher
 from service.sources import (
+    Ancestry,
     FileChange,
     FileStatus,
     SourceError,
@@ -52,9 +56,10 @@ _REDIRECTING_VARIABLES = frozenset(
 
 
 class _GitFailed(Exception):
-    def __init__(self, stderr: str) -> None:
+    def __init__(self, stderr: str, returncode: int | None = None) -> None:
         super().__init__(stderr)
         self.stderr = stderr
+        self.returncode = returncode
 
 
 class LocalGitSource:
@@ -82,13 +87,35 @@ class LocalGitSource:
             ) from exc
         return sorted(_parse_raw_diff(raw), key=lambda change: change.path)
 
+    async def ancestry(self, base: str, head: str) -> Ancestry:
+        base_sha = await self._object(base, "commit")
+        head_sha = await self._object(head, "commit")
+        if base_sha == head_sha:
+            return Ancestry.IDENTICAL
+        if await self._is_ancestor(base_sha, head_sha):
+            return Ancestry.AHEAD
+        if await self._is_ancestor(head_sha, base_sha):
+            return Ancestry.BEHIND
+        return Ancestry.DIVERGED
+
+    async def _is_ancestor(self, older: str, newer: str) -> bool:
+        try:
+            await self._git("merge-base", "--is-ancestor", older, newer)
+        except _GitFailed as exc:
+            if exc.returncode == 1:  # git's "no"; any other status is a failure
+                return False
+            raise SourceError(f"git merge-base failed in {self._path}: {exc.stderr}") from exc
+        return True
+
     async def tree(self, sha: str, paths: Collection[str] | None = None) -> list[TreeEntry]:
         tree_sha = await self._object(sha, "tree")
         wanted = None if paths is None else frozenset(paths)
         if wanted is not None and not wanted:
             return []
         # A long list of paths is cheaper filtered here than passed as pathspecs.
-        pathspecs = ["--", *wanted] if wanted is not None and len(wanted) <= _MAX_PATHSPECS else []
+        pathspecs: list[str | bytes] = []
+        if wanted is not None and len(wanted) <= _MAX_PATHSPECS:
+            pathspecs = ["--", *map(_path_arg, wanted)]
         listing = await self._git_or_error(
             "ls-tree", "-r", "-l", "-z", "--full-tree", tree_sha, *pathspecs
         )
@@ -119,7 +146,9 @@ class LocalGitSource:
         commit = await self._object(sha, "commit")
         if not path:
             return None
-        listing = await self._git_or_error("ls-tree", "-l", "-z", "--full-tree", commit, "--", path)
+        listing = await self._git_or_error(
+            "ls-tree", "-l", "-z", "--full-tree", commit, "--", _path_arg(path)
+        )
         for mode, kind, object_sha, _size, entry_path in _parse_ls_tree(listing):
             # ls-tree also lists what is inside a directory given as "dir/": only an exact match
             # names the file.
@@ -150,13 +179,13 @@ class LocalGitSource:
         except _GitFailed as exc:
             raise SourceNotFound(f"{self._path} is not a git repository: {exc.stderr}") from exc
 
-    async def _git_or_error(self, *args: str) -> bytes:
+    async def _git_or_error(self, command: str, *args: str | bytes) -> bytes:
         try:
-            return await self._git(*args)
+            return await self._git(command, *args)
         except _GitFailed as exc:
-            raise SourceError(f"git {args[0]} failed in {self._path}: {exc.stderr}") from exc
+            raise SourceError(f"git {command} failed in {self._path}: {exc.stderr}") from exc
 
-    async def _git(self, *args: str, stdin: bytes | None = None) -> bytes:
+    async def _git(self, *args: str | bytes, stdin: bytes | None = None) -> bytes:
         # In a worker thread, not with asyncio's subprocess support: that forks on the event
         # loop and starts a watcher thread per child, which stalls every request in a busy app.
         command = ["git", "-C", str(self._path), "-c", "core.quotepath=off", "--literal-pathspecs"]
@@ -174,7 +203,7 @@ class LocalGitSource:
             raise SourceError(f"cannot run git: {exc}") from exc
         if done.returncode != 0:
             message = done.stderr.decode("utf-8", "replace").strip()
-            raise _GitFailed(message or f"exit status {done.returncode}")
+            raise _GitFailed(message or f"exit status {done.returncode}", done.returncode)
         return done.stdout
 
 
@@ -208,8 +237,17 @@ def _parse_ls_tree(listing: bytes) -> list[tuple[str, str, str, str, str]]:
             continue
         meta, _, path = record.partition(b"\t")
         mode, kind, object_sha, size = meta.decode("ascii").split()
-        records.append((mode, kind, object_sha, size, os.fsdecode(path)))
+        records.append((mode, kind, object_sha, size, _path_text(path)))
     return records
+
+
+def _path_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _path_arg(path: str) -> bytes:
+    """`path` as git has it (see `_path_text`), not in the locale's encoding."""
+    return path.encode("utf-8", "surrogateescape")
 
 
 def _blob_size(field: str) -> int:
@@ -230,8 +268,8 @@ def _parse_raw_diff(raw: bytes) -> list[FileChange]:
             continue
         _old_mode, _new_mode, _old_sha, new_sha, status = header.decode("ascii")[1:].split()
         letter = status[0]
-        first = os.fsdecode(next(fields))
-        second = os.fsdecode(next(fields)) if letter in _TWO_PATH_STATUSES else None
+        first = _path_text(next(fields))
+        second = _path_text(next(fields)) if letter in _TWO_PATH_STATUSES else None
         kind = _DIFF_STATUSES.get(letter)
         if kind is None:
             continue

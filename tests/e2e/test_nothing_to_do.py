@@ -28,7 +28,7 @@ def test_pushes_without_docs_changes_are_skipped(tmp_path: Path, database_url: s
         assert code_only.status is IngestionStatus.SKIPPED, code_only.error_message
         [row] = system.files(code_only.id or 0).values()
         assert (row.path, row.status) == ("src/app.py", FileStatus.SKIPPED)
-        assert row.error == "outside the include globs of lightfast.yml"
+        assert row.error == "outside the include globs (**/*.md, **/*.mdx)"
 
         original = (system.repo.path / EDITED).read_text()
         system.repo.write({EDITED: original + "\nA typo.\n"})
