@@ -5,9 +5,11 @@ with that reason; an error of a service it needs (the source, the embedder, Qdra
 so the file's run retries it.
 """
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from pydantic import BaseModel
 
@@ -17,6 +19,7 @@ from service.sources import Source
 from service.vectors import ChunkRecord, VectorStore
 
 BINARY_SNIFF_BYTES = 8192
+LOOP_CHUNK_BYTES = 64 * 1024  # files up to this size are chunked on the event loop
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\n"  # the file a clone without LFS holds
 #: Chunks one step embeds and upserts: a few seconds of the local model on two cores, one request
 #: at OpenAI.
@@ -76,7 +79,12 @@ async def read_document(
     if reason is not None:
         await vectors.delete_file(task.collection, task.repository, task.path)
         return Skipped(reason)
-    return chunk_text(content.decode("utf-8"), embedder, task.chunk_size, task.chunk_overlap)
+    chunk = partial(
+        chunk_text, content.decode("utf-8"), embedder, task.chunk_size, task.chunk_overlap
+    )
+    # A large file takes the chunker long enough to hold up every other request: it goes to a
+    # thread. Most files take well under a millisecond, less than the hand-over would cost.
+    return chunk() if len(content) <= LOOP_CHUNK_BYTES else await asyncio.to_thread(chunk)
 
 
 def part_count(document: ChunkedDocument) -> int:
