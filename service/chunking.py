@@ -2,13 +2,17 @@
 
 YAML front matter is dropped (its `title` is kept). The document is cut into sections at its
 headings, and each chunk remembers the headings above it. A section longer than the token budget
-is cut at paragraph, then line, then sentence, then word boundaries; consecutive pieces of one
-section share a little trailing text, so a passage cut in two can still be found. A code fence is
-never cut while it fits in one chunk. Text is never truncated: the only chunk allowed past the
-budget is one holding a single word (in a fence: with its fence lines) longer than the budget.
+is cut at paragraph, then line, then sentence (CJK ones too), then word boundaries; consecutive
+pieces of one section share a little trailing text, so a passage cut in two can still be found. A
+code fence is never cut while it fits in one chunk. A word still longer than the budget (a long
+URL, a base64 blob, a minified line, CJK text without spaces) is cut, between graphemes, where one
+more character would pass the budget. So no chunk is over the budget and no text is dropped,
+whatever the text; the one exception is a single character that alone counts more tokens than the
+whole budget.
 """
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,10 +31,31 @@ _FRONT_MATTER_FENCE = "---"
 _FRONT_MATTER_ENDS = ("---", "...")
 _BLOCK_SEP = "\n\n"
 _LINE_SEP = "\n"
-_SENTENCE = re.compile(r"\s*\S.*?(?:[.!?](?=\s|$)\s*|$)")
+# A CJK sentence ends in an ideographic or a full-width full stop, exclamation or question mark,
+# with no space after it; the closing quotes and brackets after it stay with it.
+_CJK_END = "\u3002\uff61\uff0e\uff01\uff1f"
+_CJK_CLOSE = "\u300d\u300f\u201d\u2019\uff09"
+_SENTENCE = re.compile(rf"\s*\S.*?(?:[.!?](?=\s|$)\s*|[{_CJK_END}][{_CJK_CLOSE}]*\s*|$)")
 _WORD = re.compile(r"\s*\S+\s*")
-_SENTENCE_OR_LINE_START = re.compile(r"\n|(?<=[.!?])[ \t]+")
+_SENTENCE_OR_LINE_START = re.compile(rf"\n|(?<=[.!?])[ \t]+|(?<=[{_CJK_END}])[{_CJK_CLOSE}]*[ \t]*")
 _WORD_START = re.compile(r"\s+")
+_BLANK_REST = re.compile(r"\s*\Z")
+# Counting takes time and memory in proportion to the text (the local model's tokenizer: ~8 s and
+# ~750 MB for one 5 MB line), so a text with more characters than this per token of the budget is
+# too long without being counted. Prose has about 4 characters a token.
+_MAX_CHARS_PER_TOKEN = 32
+# What joins a character to the grapheme before it: marks, joiners, variation selectors, emoji
+# skin tones, tag characters (and whatever follows a zero-width joiner or a virama, or pairs up a
+# flag).
+_MARK_CATEGORIES = frozenset({"Mn", "Mc", "Me"})
+_VIRAMA = 9  # its canonical combining class: the consonant after it makes an Indic conjunct
+_GRAPHEME_EXTEND = re.compile(
+    "[\u200c\u200d\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f\U000e0100-\U000e01ef]"
+)
+_ZERO_WIDTH_JOINER = "\u200d"
+_REGIONAL_INDICATOR = re.compile("[\U0001f1e6-\U0001f1ff]")
+# A cut looks this far back for the start of the grapheme it falls in, then cuts inside it.
+_LONGEST_GRAPHEME = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,17 +200,25 @@ def _closes(line: str, marker: str) -> bool:
 
 
 def _units(block: _Block, count: TokenCounter, max_tokens: int) -> list[_Unit]:
-    """The block as one unit if it fits, else as line, sentence or word pieces that each fit."""
-    if count(block.text) <= max_tokens:
+    """The block as one unit if it fits, else as line, sentence or word pieces.
+
+    Those pieces fit, all but a word longer than the budget, which `_pack` cuts: checking each
+    word here would cost a token count per word.
+    """
+    if _fits(block.text, count, max_tokens):
         return [_Unit(block.text, _BLOCK_SEP, fenced=bool(block.fence))]
     if block.fence:
         return _split_fence(block, count, max_tokens)
-    units = _line_units(block.text.split(_LINE_SEP), lambda ln: count(ln) <= max_tokens)
+    return _plain_units(block.text, count, max_tokens)
+
+
+def _plain_units(text: str, count: TokenCounter, max_tokens: int) -> list[_Unit]:
+    units = _line_units(text.split(_LINE_SEP), lambda ln: _fits(ln, count, max_tokens))
     return [_Unit(units[0].text, _BLOCK_SEP), *units[1:]]
 
 
 def _line_units(lines: list[str], fits: Callable[[str], bool]) -> list[_Unit]:
-    """Each line as a unit if it fits, else its sentences, else (last resort) its words."""
+    """Each line as a unit if it fits, else its sentences, else its words."""
     units: list[_Unit] = []
     for line in lines:
         pieces = [line]
@@ -205,15 +238,30 @@ def _split_fence(block: _Block, count: TokenCounter, max_tokens: int) -> list[_U
     closed = len(lines) > 1 and _closes(lines[-1], block.fence)
     opener, closer = lines[0], lines[-1] if closed else block.fence
     body = lines[1:-1] if closed else lines[1:]
-    if not body:
-        return [_Unit(block.text, _BLOCK_SEP, fenced=True)]
 
     def wrap(units: list[_Unit]) -> str:
         return f"{opener}\n{_join(units)}\n{closer}"
 
-    pieces = _line_units(body, lambda ln: count(wrap([_Unit(ln, "")])) <= max_tokens)
+    if not body or not _fits(wrap([_Unit("", "")]), count, max_tokens):
+        # The fence lines alone fill the budget (an enormous info string): the budget comes
+        # first, so the fence is cut as plain text, without the blank lines that could each
+        # become an empty chunk.
+        text = _LINE_SEP.join(line for line in lines if line.strip())
+        return _plain_units(text, count, max_tokens)
+    pieces = _line_units(body, lambda ln: _fits(wrap([_Unit(ln, "")]), count, max_tokens))
     packed = _pack(pieces, count, max_tokens, 0, render=wrap)
     return [_Unit(piece, _BLOCK_SEP, fenced=True) for piece in packed]
+
+
+def _fits(text: str, count: TokenCounter, max_tokens: int) -> bool:
+    return _bounded_count(text, count, max_tokens) <= max_tokens
+
+
+def _bounded_count(text: str, count: TokenCounter, max_tokens: int) -> int:
+    """`count(text)`, or more than `max_tokens` without counting a text too long to fit."""
+    if len(text) > max_tokens * _MAX_CHARS_PER_TOKEN:
+        return max_tokens + 1
+    return count(text)
 
 
 def _join(units: list[_Unit]) -> str:
@@ -227,56 +275,179 @@ def _pack(
     overlap_tokens: int,
     render: Callable[[list[_Unit]], str] = _join,
 ) -> list[str]:
-    """Fill chunks with as many whole units as fit; each starts with the previous one's tail."""
+    """Fill chunks with as many whole units as fit; each starts with the previous one's tail.
+
+    A unit too long for a chunk of its own is cut into pieces that each fill one; the last
+    piece is packed with the units after it.
+    """
 
     def fits(candidate: list[_Unit]) -> bool:
-        return count(render(candidate)) <= max_tokens
+        return _fits(render(candidate), count, max_tokens)
 
+    def size(piece: str) -> int:
+        return _bounded_count(render([_Unit(piece, "")]), count, max_tokens)
+
+    units = list(units)
     chunks: list[str] = []
-    start, carried = 0, list[_Unit]()
+    start, taken, carried = 0, 1, list[_Unit]()
     while start < len(units):
-        head = carried if fits([*carried, units[start]]) else []
-        end = _longest_fit(head, units, start, fits)
+        head = carried if carried and fits([*carried, units[start]]) else []
+        if not head and not fits(units[start : start + 1]):
+            unit = units[start]
+            *whole, last = _cut(unit.text, size, max_tokens)
+            # A piece of nothing but spaces (a run longer than a chunk) has nothing to search for.
+            chunks.extend(render([_Unit(piece, "")]) for piece in whole if not piece.isspace())
+            units[start] = _Unit(last, unit.sep if not whole else "")
+        end = _longest_fit(head, units, start, fits, taken)
         chunks.append(render([*head, *units[start:end]]))
         if end < len(units):
-            budget = min(overlap_tokens, max_tokens - count(units[end].text))
+            budget = min(
+                overlap_tokens, max_tokens - _bounded_count(units[end].text, count, max_tokens)
+            )
             carried = _overlap([*head, *units[start:end]], count, budget)
-        start = end
+        start, taken = end, end - start
     return chunks
 
 
 def _longest_fit(
-    head: list[_Unit], units: list[_Unit], start: int, fits: Callable[[list[_Unit]], bool]
+    head: list[_Unit],
+    units: list[_Unit],
+    start: int,
+    fits: Callable[[list[_Unit]], bool],
+    guess: int,
 ) -> int:
     """The largest end such that head + units[start:end] fits; the first unit is always taken.
 
-    Galloping then bisecting keeps one enormous line (thousands of word units) from costing a
-    token count per word.
+    The search starts at `guess` units (what the chunk before took): one enormous line
+    (thousands of word units) costs a few token counts a chunk, not one per word.
     """
-    lo, hi, step = start + 1, len(units), 1
-    while lo + step <= hi and fits([*head, *units[start : lo + step]]):
-        lo, step = lo + step, step * 2
-    bound = min(lo + step, hi + 1)
+    return _furthest(
+        lambda end: fits([*head, *units[start:end]]), start + 1, len(units), start + guess
+    )
+
+
+def _furthest(fits: Callable[[int], bool], lo: int, hi: int, guess: int) -> int:
+    """The largest n in [lo, hi] for which `fits(n)` holds, `lo` taken as given.
+
+    The search starts at `guess`, then gallops and bisects from there: it costs a count or two
+    per doubling of how far off the guess was, not one count per unit.
+    """
+    step, probe = 1, min(max(guess, lo), hi)
+    if probe == lo or fits(probe):
+        lo = probe
+        while lo + step <= hi and fits(lo + step):
+            lo, step = lo + step, step * 2
+        bound = min(lo + step, hi + 1)
+    else:
+        bound = probe
+        while bound - step > lo and not fits(bound - step):
+            bound, step = bound - step, step * 2
+        lo = max(bound - step, lo)
     while bound - lo > 1:
         mid = (lo + bound) // 2
-        lo, bound = (mid, bound) if fits([*head, *units[start:mid]]) else (lo, mid)
+        lo, bound = (mid, bound) if fits(mid) else (lo, mid)
     return lo
+
+
+def _cut(text: str, size: Callable[[str], int], max_tokens: int) -> list[str]:
+    """`text` in consecutive pieces that each end where one more character would take them past
+    `max_tokens` (`size` counts a piece as it will be chunked); the last one is what is left.
+
+    Each search starts from the length of the piece before, so a run of like text (a blob, a
+    line of CJK) costs a few counts a piece, however long it is.
+    """
+    pieces: list[str] = []
+    start, guess = 0, max_tokens
+    while start < len(text):
+        end = _cut_end(text, start, guess, size, max_tokens)
+        if _BLANK_REST.match(text, end):
+            end = len(text)  # trailing spaces are dropped from a chunk, not made one of their own
+        pieces.append(text[start:end])
+        start, guess = end, end - start
+    return pieces
+
+
+def _cut_end(text: str, start: int, guess: int, size: Callable[[str], int], max_tokens: int) -> int:
+    """The end of the piece of `text` from `start`: the furthest that fits, moved back to the
+    start of the grapheme it falls in when that still fits; at least one character."""
+    limit = min(len(text), start + max_tokens * _MAX_CHARS_PER_TOKEN)
+    target = max_tokens + 0.5  # between the last token that fits and the first that does not
+    lo, lo_tokens = start, 0  # the longest known to fit
+    hi, hi_tokens = limit + 1, 0  # the shortest known not to (0: not counted yet)
+    probe, step, fitted = start + guess, 1, None
+    while hi - lo > 1:
+        probe = min(max(probe, lo + 1), hi - 1)
+        tokens = size(text[start:probe])
+        fits = tokens <= max_tokens
+        if fits:
+            lo, lo_tokens = probe, tokens
+        else:
+            hi, hi_tokens = probe, tokens
+        # Each probe aims where the tokens counted so far put the edge of the budget. Probes
+        # landing on one side again and again step on by doubling steps, so a run of
+        # characters that adds no token (a long unknown word) costs few counts.
+        step, fitted = (step * 2 if fits == fitted else 1), fits
+        if hi_tokens:
+            probe = lo + round((target - lo_tokens) * (hi - lo) / (hi_tokens - lo_tokens))
+        else:
+            probe = start + round((lo - start) * target / max(lo_tokens, 1))
+        probe = max(probe, lo + step) if fits else min(probe, hi - step)
+    if lo == start:
+        return start + 1  # not even one character fits: the smallest piece over the budget
+    end = _grapheme_start(text, lo, start)
+    return end if end == lo or size(text[start:end]) <= max_tokens else lo
+
+
+def _grapheme_start(text: str, index: int, start: int) -> int:
+    """The last grapheme boundary at or before `index` and after `start`, or `index` itself when
+    there is none within `_LONGEST_GRAPHEME` characters."""
+    if index >= len(text):
+        return index
+    for end in range(index, max(start, index - _LONGEST_GRAPHEME), -1):
+        if not _joins_previous(text, end):
+            return end
+    return index
+
+
+def _joins_previous(text: str, index: int) -> bool:
+    """Whether `text[index]` belongs to the grapheme of the character before it (the common
+    cases of Unicode's rules: marks, joiners, emoji sequences, flags, Indic conjuncts)."""
+    char, previous = text[index], text[index - 1]
+    if (
+        unicodedata.category(char) in _MARK_CATEGORIES
+        or _GRAPHEME_EXTEND.match(char)
+        or previous == _ZERO_WIDTH_JOINER
+        or unicodedata.combining(previous) == _VIRAMA
+    ):
+        return True
+    if not (_REGIONAL_INDICATOR.match(char) and _REGIONAL_INDICATOR.match(previous)):
+        return False
+    # A flag is a pair of regional indicators: an odd number of them before `char` leaves it
+    # the second of a pair.
+    first = index - 1
+    while (
+        first > 0
+        and index - first < _LONGEST_GRAPHEME
+        and _REGIONAL_INDICATOR.match(text[first - 1])
+    ):
+        first -= 1
+    return (index - first) % 2 == 1
 
 
 def _overlap(previous: list[_Unit], count: TokenCounter, budget: int) -> list[_Unit]:
     """The longest tail of `previous` within `budget` tokens, cut only between lines/sentences."""
-    carried: list[_Unit] = []
     if budget <= 0:
-        return carried
-    for unit in reversed(previous):
-        if count(_join([unit, *carried])) <= budget:
-            carried.insert(0, unit)
-            continue
-        if not unit.fenced:
-            tail = _tail(unit.text, lambda t: count(_join([_Unit(t, ""), *carried])) <= budget)
-            if tail:
-                carried.insert(0, _Unit(tail, unit.sep))
-        break
+        return []
+
+    def fits(units: list[_Unit]) -> bool:
+        return count(_join(units)) <= budget
+
+    kept = _furthest(lambda n: fits(previous[len(previous) - n :]), 0, len(previous), 1)
+    carried = previous[len(previous) - kept :]
+    if kept < len(previous) and not (unit := previous[-kept - 1]).fenced:
+        tail = _tail(unit.text, lambda t: fits([_Unit(t, ""), *carried]))
+        if tail:
+            carried.insert(0, _Unit(tail, unit.sep))
     return carried
 
 

@@ -1,21 +1,41 @@
 """The markdown chunker: what a reader of search results would notice about the chunks."""
 
+import base64
 import itertools
 import random
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
 from tokenizers import BertWordPieceTokenizer
 
 import service
-from service.chunking import Chunk, chunk_markdown
+from service.chunking import Chunk, TokenCounter, chunk_markdown
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+#: The local model's tokens per input (all-MiniLM-L6-v2 without [CLS] and [SEP]).
+MODEL_BUDGET = 254
 
 
 def count_words(text: str) -> int:
     return len(text.split())
+
+
+@cache
+def _wordpiece() -> BertWordPieceTokenizer:
+    return BertWordPieceTokenizer(
+        str(Path(service.__file__).parent / "minilm" / "vocab.txt"), lowercase=True
+    )
+
+
+def count_wordpieces(text: str) -> int:
+    """Tokens as the local model counts them."""
+    return len(_wordpiece().encode(text, add_special_tokens=False).ids)
+
+
+def without_spaces(text: str) -> str:
+    return "".join(text.split())
 
 
 def fences_balanced(text: str) -> bool:
@@ -207,13 +227,13 @@ def test_an_enormous_line_is_split_on_words() -> None:
     assert words_without_overlap(chunks) == line.split()
 
 
-def test_a_single_word_longer_than_the_budget_is_kept_whole() -> None:
+def test_a_single_word_longer_than_the_budget_is_cut_into_pieces_that_fit() -> None:
+    # It used to be kept whole, over the budget, and the embedder then refused the whole file.
     word = "x" * 25
     doc = f"short one\n\n{word}\n\ntail"
     chunks = chunk_markdown(doc, count_tokens=len, max_tokens=10, overlap_tokens=2).chunks
 
-    assert word in [c.text for c in chunks]
-    assert all(c.token_count <= 10 for c in chunks if c.text != word)
+    assert [c.text for c in chunks] == ["short one", "x" * 10, "x" * 10, "x" * 5, "tail"]
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\n \t\n", "---\ntitle: Empty\n---\n\n"])
@@ -313,3 +333,154 @@ def test_chunks_fit_the_local_model_tokenizer() -> None:
     assert document == chunk_markdown(
         doc, count_tokens=count_wordpieces, max_tokens=64, overlap_tokens=16
     )
+
+
+def test_ordinary_prose_is_chunked_as_before() -> None:
+    doc = (
+        "# Guide\n\n"
+        "Chunks are what search results show. Each one keeps the headings above it. "
+        "A long paragraph is cut between sentences, and the next chunk repeats the last sentence "
+        "or two, so a passage cut in two can still be found.\n\n"
+        "A line with no sentence end at all is cut between words when it must be and that "
+        "cut repeats a few words in the next chunk as well\n"
+    )
+    chunks = chunk_markdown(doc, count_tokens=count_words, max_tokens=20, overlap_tokens=6).chunks
+
+    assert [c.text for c in chunks] == [
+        "# Guide\n\nChunks are what search results show. Each one keeps the headings above it. "
+        "A long paragraph is cut",
+        "it. A long paragraph is cut between sentences, and the next chunk repeats the last "
+        "sentence or two, so a",
+        "last sentence or two, so a passage cut in two can still be found.\n\n"
+        "A line with no sentence end",
+        "A line with no sentence end at all is cut between words when it must be and that cut "
+        "repeats",
+        "must be and that cut repeats a few words in the next chunk as well",
+    ]
+
+
+@pytest.mark.parametrize("overlap_tokens", [0, 50])
+def test_a_page_with_a_long_playground_link_fits_the_model(overlap_tokens: int) -> None:
+    blob = base64.b64encode(random.Random(7).randbytes(1125)).decode()
+    url = f"https://play.vuejs.org/#{blob}"
+    assert len(url) > 1500 and count_wordpieces(url) > MODEL_BUDGET
+    before, after = numbered_sentences(0, 6), numbered_sentences(100, 4)
+    doc = f"## v-model\n\n{before} [Try it in the playground]({url}) to see it.\n\n{after}\n"
+    chunks = chunk_markdown(
+        doc, count_tokens=count_wordpieces, max_tokens=MODEL_BUDGET, overlap_tokens=overlap_tokens
+    ).chunks
+
+    assert all(c.token_count == count_wordpieces(c.text) <= MODEL_BUDGET for c in chunks)
+    assert url in "".join(c.text for c in chunks)
+    assert before in chunks[0].text and after in chunks[-1].text
+    if not overlap_tokens:  # then the chunks, end to end, are the page again
+        assert without_spaces("".join(c.text for c in chunks)) == without_spaces(doc)
+
+
+def test_a_chinese_paragraph_is_split_at_its_sentence_ends() -> None:
+    ends = "\u3002\uff01\uff1f"  # ideographic full stop, full-width ! and ?
+    sentences = [
+        f"第{i}句说明组件如何接收属性并在数据变化时触发事件通知父组件{ends[i % 3]}"
+        for i in range(20)
+    ]
+    # A sentence in quotes ends after its closing quote, not before it.
+    sentences[1::2] = [f"“{s}”" for s in sentences[1::2]]
+    paragraph = "".join(sentences)
+    assert len(paragraph) > 600 and count_wordpieces(paragraph) > MODEL_BUDGET
+    chunks = chunk_markdown(
+        f"# 组件\n\n{paragraph}\n", count_tokens=count_wordpieces, max_tokens=MODEL_BUDGET
+    ).chunks
+
+    assert len(chunks) >= 3
+    assert all(c.token_count <= MODEL_BUDGET for c in chunks)
+    runs = []
+    for chunk in chunks:
+        numbers = [int(n) for n in re.findall(r"第(\d+)句", chunk.text)]
+        first, last = numbers[0], numbers[-1]
+        assert numbers == list(range(first, last + 1))
+        # whole sentences only, never a sentence cut in two
+        assert chunk.text.removeprefix("# 组件\n\n") == "".join(sentences[first : last + 1])
+        runs.append((first, last))
+    assert runs[0][0] == 0 and runs[-1][1] == len(sentences) - 1
+    for (_, last), (first, _) in itertools.pairwise(runs):
+        assert first == last  # the next chunk opens with the last sentence of the one before
+
+
+def test_the_next_chunk_repeats_whole_chinese_sentences_of_the_one_before() -> None:
+    sentences = [
+        f"第{i}句说明组件如何接收属性并在数据变化时触发事件通知父组件\u3002" for i in range(12)
+    ]
+    first, second = "".join(sentences[:6]), "".join(sentences[6:])
+    chunks = chunk_markdown(
+        f"{first}\n\n{second}\n", count_tokens=count_wordpieces, max_tokens=MODEL_BUDGET
+    ).chunks
+
+    assert [c.text for c in chunks] == [first, f"{sentences[5]}\n\n{second}"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        base64.b64encode(random.Random(1).randbytes(15_000)).decode(),
+        "".join(f"a{i}=function(b){{return(b+{i})}};" for i in range(600)),
+        "".join(chr(random.Random(2).randrange(0x4E00, 0x9FA5)) for _ in range(3000)),
+    ],
+    ids=["base64 blob", "minified code", "CJK without punctuation"],
+)
+def test_text_without_a_break_is_cut_where_the_budget_runs_out(text: str) -> None:
+    chunks = chunk_markdown(text, count_tokens=count_wordpieces, max_tokens=64).chunks
+
+    assert "".join(c.text for c in chunks) == text
+    assert all(c.token_count == count_wordpieces(c.text) <= 64 for c in chunks)
+    # each piece holds as much as fits, not a sliver
+    assert all(c.token_count >= 48 for c in chunks[:-1])
+
+
+@pytest.mark.parametrize("max_tokens", range(5, 12))
+def test_a_cut_never_falls_inside_a_grapheme(max_tokens: int) -> None:
+    graphemes = ["e\u0301", "\U0001f1eb\U0001f1f7", "\U0001f469\u200d\U0001f469\u200d\U0001f467"]
+    graphemes = [*graphemes, "\U0001f44d\U0001f3fd", "\u0915\u094d\u0937", "x"] * 8
+    text = "".join(graphemes)
+    chunks = chunk_markdown(text, count_tokens=len, max_tokens=max_tokens, overlap_tokens=2).chunks
+
+    assert "".join(c.text for c in chunks) == text
+    assert all(c.token_count <= max_tokens for c in chunks)
+    ends = set(itertools.accumulate(len(g) for g in graphemes))
+    assert set(itertools.accumulate(len(c.text) for c in chunks)) <= ends
+
+
+def test_a_long_line_in_a_code_fence_is_cut_into_closed_fences() -> None:
+    data = base64.b64encode(random.Random(3).randbytes(600)).decode()
+    doc = f'## Logo\n\n```js\nconst logo = "data:image/png;base64,{data}"\n```\n'
+    chunks = chunk_markdown(doc, count_tokens=count_wordpieces, max_tokens=64).chunks
+
+    code = [c.text for c in chunks if c.text.startswith("```js\n")]
+    assert len(code) > 3
+    assert all(c.endswith("\n```") and fences_balanced(c) for c in code)
+    assert all(c.token_count <= 64 for c in chunks)
+    assert data in "".join(c.removeprefix("```js\n").removesuffix("\n```") for c in code)
+
+
+@pytest.mark.parametrize(
+    ("line", "count"),
+    [
+        (" ".join(f"word{i}" for i in range(110_000)), count_words),
+        (base64.b64encode(random.Random(4).randbytes(750_000)).decode(), len),
+    ],
+    ids=["words", "no spaces"],
+)
+def test_a_1_mb_line_is_counted_a_piece_at_a_time(line: str, count: TokenCounter) -> None:
+    # Counting a whole 5 MB line took the local tokenizer seconds and ~750 MB, several times
+    # over: the work and memory must follow the chunks, not the line.
+    counted: list[int] = []
+
+    def counting(text: str) -> int:
+        counted.append(len(text))
+        return count(text)
+
+    chunks = chunk_markdown(line, count_tokens=counting, max_tokens=MODEL_BUDGET).chunks
+
+    assert len(line) >= 1_000_000
+    assert all(c.token_count <= MODEL_BUDGET for c in chunks)
+    assert max(counted) <= 10_000
+    assert sum(counted) <= 8 * len(line)
