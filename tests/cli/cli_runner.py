@@ -56,3 +56,23 @@ def run_process(
         timeout=timeout,
         check=False,
     )
+
+
+def serve_process(
+    tmp_path: Path, port: int, engine_port: int, **env: str
+) -> subprocess.Popen[bytes]:
+    """`docs-ingest serve` as a process on these ports, its data and log (`serve.log`) in
+    `tmp_path`, with no INNGEST_* variable of the caller's: the embedded engine."""
+    command = [
+        str(Path(sys.executable).parent / "docs-ingest"),
+        *("serve", "--port", str(port), "--engine-port", str(engine_port)),
+    ]
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("INNGEST_")},
+        "DOCS_INGEST_DATA_DIR": str(tmp_path / "data"),
+        **env,
+    }
+    with (tmp_path / "serve.log").open("w") as log:
+        return subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=tmp_path
+        )

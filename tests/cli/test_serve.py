@@ -1,12 +1,10 @@
 """`docs-ingest serve` starts the service and the embedded engine; a sent event is visibly run."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
+from tests.cli.cli_runner import serve_process
 from tests.engine.harness import eventually, free_port
 
 HOST = "127.0.0.2"
@@ -14,27 +12,8 @@ HOST = "127.0.0.2"
 
 def test_serve_runs_a_sent_event_and_logs_its_run(tmp_path: Path) -> None:
     port, engine_port = free_port(), free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("INNGEST_")},
-        "DOCS_INGEST_DATA_DIR": str(tmp_path / "data"),
-        # Another loopback address than the default's: the service listens where it is told.
-        "DOCS_INGEST_HOST": HOST,
-    }
-    command = [
-        str(Path(sys.executable).parent / "docs-ingest"),
-        "serve",
-        "--port",
-        str(port),
-        "--engine-port",
-        str(engine_port),
-    ]
-    log_path = tmp_path / "serve.log"
-    with (
-        log_path.open("w") as log,
-        subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path
-        ) as process,
-    ):
+    # Another loopback address than the default's: the service listens where it is told.
+    with serve_process(tmp_path, port, engine_port, DOCS_INGEST_HOST=HOST) as process:
         try:
             engine = httpx.Client(base_url=f"http://127.0.0.1:{engine_port}", timeout=5)
             with engine:
@@ -49,7 +28,7 @@ def test_serve_runs_a_sent_event_and_logs_its_run(tmp_path: Path) -> None:
 
     assert run["output"]["reply"] == "pong: hi"  # the engine called the app at HOST
     assert health.json() == {"status": "ok"}
-    log_text = log_path.read_text()
+    log_text = (tmp_path / "serve.log").read_text()
     assert f"run {run['run_id']} docs-ingest-ping Completed" in log_text
     assert (tmp_path / "data" / "engine.db").is_file()
 

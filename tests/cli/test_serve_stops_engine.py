@@ -4,35 +4,17 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
+from tests.cli.cli_runner import serve_process
 from tests.engine.harness import eventually, free_port
 
 
 def test_sigterm_to_serve_leaves_no_engine_behind(tmp_path: Path) -> None:
     port, engine_port = free_port(), free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("INNGEST_")},
-        "DOCS_INGEST_DATA_DIR": str(tmp_path / "data"),
-    }
-    command = [
-        str(Path(sys.executable).parent / "docs-ingest"),
-        "serve",
-        "--port",
-        str(port),
-        "--engine-port",
-        str(engine_port),
-    ]
-    with (
-        (tmp_path / "serve.log").open("w") as log,
-        subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path
-        ) as serve,
-    ):
+    with serve_process(tmp_path, port, engine_port) as serve:
         engine_pid = None
         try:
             # synced: the engine has registered the service's functions
