@@ -343,6 +343,8 @@ async def _accept_push(
     branch_ref = f"refs/heads/{repository.default_branch}"
     if push.deleted:
         return _answer(202, ignored=f"{push.ref} was deleted")
+    if not push.after.strip("0"):  # GitHub's "no commit": only a deleted branch points there
+        return _answer(400, error="malformed push payload: after is all zeros but deleted is false")
     if push.ref != branch_ref:
         return _answer(202, ignored=f"push to {push.ref}, not the ingested branch {branch_ref}")
     job = await intake.record_job((repository, push, delivery))

@@ -370,6 +370,16 @@ async def test_a_deleted_branch_is_ignored(webhook: Webhook, engine: EngineThrea
 # --- deliveries that are refused ----------------------------------------------------------------
 
 
+async def test_a_push_to_no_commit_on_a_live_branch_is_refused(webhook: Webhook) -> None:
+    response = await webhook.deliver(push_event(after=ZERO_SHA, commits=[]))
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "malformed push payload: after is all zeros but deleted is false"
+    }
+    assert webhook.jobs() == []
+
+
 @SQLITE_ONLY
 @pytest.mark.parametrize(
     "signature",
