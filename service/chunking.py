@@ -1,7 +1,8 @@
 """Markdown-aware chunking: turns one documentation file into the pieces that get embedded.
 
-YAML front matter is dropped (its `title` is kept). The document is cut into sections at its
-headings, and each chunk remembers the headings above it. A section longer than the token budget
+YAML (`---`) or TOML (`+++`) front matter is dropped (its `title` is kept), and so are MDX
+import lines. The document is cut into sections at its headings, and each chunk remembers the
+headings above it (without a `{#custom-anchor}`). A section longer than the token budget
 is cut at paragraph, then line, then sentence (CJK ones too), then word boundaries; consecutive
 pieces of one section share a little trailing text, so a passage cut in two can still be found. A
 code fence is never cut while it fits in one chunk. A word still longer than the budget (a long
@@ -12,6 +13,7 @@ whole budget.
 """
 
 import re
+import tomllib
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +31,11 @@ _SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _NOT_PLAIN_TEXT = re.compile(r"^\s*(?:[-*+>|]|\d+[.)])(?:\s|$)")
 _FRONT_MATTER_FENCE = "---"
 _FRONT_MATTER_ENDS = ("---", "...")
+_TOML_FRONT_MATTER_FENCE = "+++"  # Hugo's
+# `## Install {#install}`: a custom anchor (Docusaurus, VitePress, Pandoc), no words to search.
+_HEADING_ID = re.compile(r"[ \t]*\{#[^}\s]+[^}]*\}$")
+# An MDX import of a component (`import Tabs from '@theme/Tabs';`): code, not words to search.
+_MDX_IMPORT = re.compile(r"""^import\s+(?:[\w*{}\s,]+\s+from\s+)?["'][^"']+["'];?\s*$""")
 _BLOCK_SEP = "\n\n"
 _LINE_SEP = "\n"
 # A CJK sentence ends in an ideographic or a full-width full stop, exclamation or question mark,
@@ -113,14 +120,17 @@ def chunk_markdown(
 
 
 def _strip_front_matter(lines: list[str]) -> tuple[str | None, list[str]]:
-    if not lines or lines[0].rstrip() != _FRONT_MATTER_FENCE:
+    fence = lines[0].rstrip() if lines else ""
+    if fence not in (_FRONT_MATTER_FENCE, _TOML_FRONT_MATTER_FENCE):
         return None, lines
-    end = next((i for i, ln in enumerate(lines) if i and ln.rstrip() in _FRONT_MATTER_ENDS), None)
+    ends = _FRONT_MATTER_ENDS if fence == _FRONT_MATTER_FENCE else (fence,)
+    end = next((i for i, ln in enumerate(lines) if i and ln.rstrip() in ends), None)
     if end is None:
         return None, lines
+    body = "\n".join(lines[1:end])
     try:
-        data = yaml.safe_load("\n".join(lines[1:end]))
-    except (yaml.YAMLError, ValueError, RecursionError):
+        data = yaml.safe_load(body) if fence == _FRONT_MATTER_FENCE else tomllib.loads(body)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, RecursionError):
         # Malformed front matter is kept as ordinary text rather than failing the file.
         return None, lines
     if data is not None and not isinstance(data, dict):
@@ -169,7 +179,7 @@ def _sections(lines: list[str]) -> tuple[list[_Section], str | None]:
             marker, fence = opener, [line]
         elif atx := _ATX_HEADING.match(line):
             flush_paragraph()
-            start_heading(len(atx[1]), (atx[2] or "").strip(), line)
+            start_heading(len(atx[1]), _HEADING_ID.sub("", (atx[2] or "").strip()), line)
         elif (
             len(paragraph) == 1
             and _SETEXT_UNDERLINE.match(line)
@@ -177,6 +187,8 @@ def _sections(lines: list[str]) -> tuple[list[_Section], str | None]:
         ):
             heading_line = paragraph.pop()
             start_heading(1 if "=" in line else 2, heading_line.strip(), f"{heading_line}\n{line}")
+        elif not paragraph and _MDX_IMPORT.match(line):
+            continue
         elif line.strip():
             paragraph.append(line)
         else:

@@ -484,3 +484,27 @@ def test_a_1_mb_line_is_counted_a_piece_at_a_time(line: str, count: TokenCounter
     assert all(c.token_count <= MODEL_BUDGET for c in chunks)
     assert max(counted) <= 10_000
     assert sum(counted) <= 8 * len(line)
+
+
+def test_hugo_toml_front_matter_is_dropped_keeping_its_title() -> None:
+    doc = '+++\ntitle = "Deploying"\ndraft = false\n+++\n\nShip it on Fridays.\n'
+
+    chunked = chunk_markdown(doc, count_tokens=count_words)
+
+    assert chunked.title == "Deploying"
+    assert [chunk.text for chunk in chunked.chunks] == ["Ship it on Fridays."]
+
+
+def test_mdx_imports_are_dropped_and_heading_anchors_left_out_of_the_path() -> None:
+    doc = (
+        "import Tabs from '@theme/Tabs';\n"
+        'import { Note, Tip } from "../components";\n'
+        "import './styles.css'\n\n"
+        "## Install {#install}\n\n"
+        "import the package first, then run it.\n"
+    )
+
+    [chunk] = chunk_markdown(doc, count_tokens=count_words).chunks
+
+    assert chunk.heading_path == ("Install",)
+    assert chunk.text == "## Install {#install}\n\nimport the package first, then run it."
