@@ -13,13 +13,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import click
-from sqlmodel import select
 
 from cli.client import Credential
 from cli.database import NoDatabase, existing_database
 from service.db import session_scope
-from service.models import Organization
-from service.repositories import DEFAULT_ORG
+from service.repositories import DEFAULT_ORG, find_org
 from service.settings import Settings
 from service.tokens import find_owner, issue_token
 
@@ -59,9 +57,7 @@ def local_token(settings: Settings, org: str) -> str:
     kept = path.read_text().strip() if path.is_file() else None
     try:
         with session_scope(engine) as session:
-            organization = session.exec(
-                select(Organization).where(Organization.slug == org)
-            ).first()
+            organization = find_org(session, org)
             if organization is None:
                 raise click.ClickException(
                     f"no organization {org!r} yet: connect a repository to it first "

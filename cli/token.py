@@ -4,14 +4,14 @@ import getpass
 import socket
 
 import click
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from cli.auth import TOKEN_VARIABLE
 from cli.database import bootstrapped_database, org_slug
 from cli.output import echo_json
 from service.db import session_scope
 from service.models import Organization
-from service.repositories import DEFAULT_ORG, ensure_org
+from service.repositories import DEFAULT_ORG, ensure_org, find_org
 from service.settings import get_settings
 from service.tokens import issue_token, list_tokens, revoke_token
 
@@ -114,7 +114,7 @@ def revoke(token_id: int, org: str) -> None:
 
 
 def _existing_org(session: Session, slug: str) -> Organization:
-    org = session.exec(select(Organization).where(Organization.slug == slug)).first()
+    org = find_org(session, slug)
     if org is None:
         raise click.ClickException(f"there is no organization {slug}")
     return org

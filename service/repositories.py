@@ -49,14 +49,18 @@ def check_org_slug(slug: str) -> str:
     return slug
 
 
+def find_org(session: Session, slug: str) -> Organization | None:
+    return session.exec(select(Organization).where(Organization.slug == slug)).first()
+
+
 def ensure_org(session: Session, slug: str) -> Organization:
     """The organization `slug`, created on first use (an `OrgSlugError` for a bad new slug)."""
-    query = select(Organization).where(Organization.slug == slug)
-    org = session.exec(query).first()
+    org = find_org(session, slug)
     if org is None:
         # None when a concurrent call created it first: then that one is read.
-        new = Organization(slug=check_org_slug(slug), name=slug)
-        org = _insert_new(session, new) or session.exec(query).one()
+        org = _insert_new(session, Organization(slug=check_org_slug(slug), name=slug))
+        org = org or find_org(session, slug)
+        assert org is not None
     return org
 
 
