@@ -161,15 +161,18 @@ class System:
         }
         return self.http.post("/webhooks/github", content=body, headers=headers)
 
-    def payload(self, *, before: str | _Since | None = LAST_INGESTED) -> dict[str, Any]:
-        """The push payload for the branch since `before` (None: a new branch)."""
+    def payload(
+        self, *, before: str | _Since | None = LAST_INGESTED, after: str | None = None
+    ) -> dict[str, Any]:
+        """The push payload that moved the branch from `before` (None: a new branch) to `after`
+        (None: its head)."""
         repository = self.repository()
         start = repository.last_ingested_sha if before is LAST_INGESTED else before
         return push_payload(
             self.repo.path,
             branch=BRANCH,
             before=start,
-            after=head_of(self.repo.path, BRANCH),
+            after=after or head_of(self.repo.path, BRANCH),
             repository_id=repository.external_id,
             full_name=repository.full_name,
         )

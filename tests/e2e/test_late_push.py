@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from cli.pushes import push_payload
 from service.db import session_scope
 from service.models import IngestionStatus
 from service.repositories import ensure_org
 from service.tokens import issue_token
-from tests.e2e.system import BRANCH, System, page, running_system
+from tests.e2e.system import System, page, running_system
 
 ALPHA = "docs/alpha.md"
 BETA = "docs/beta.md"
@@ -26,16 +25,7 @@ ZETA_TEXT = "Zeta pages teach how to brew green tea with water just below boilin
 
 def deliver(system: System, before: str, after: str) -> int:
     """Deliver the push that moved the branch from `before` to `after`; the job id."""
-    repository = system.repository()
-    payload = push_payload(
-        system.repo.path,
-        branch=BRANCH,
-        before=before,
-        after=after,
-        repository_id=repository.external_id,
-        full_name=repository.full_name,
-    )
-    response = system.deliver(payload)
+    response = system.deliver(system.payload(before=before, after=after))
     assert response.status_code == 202, response.text
     return int(response.json()["job_id"])
 

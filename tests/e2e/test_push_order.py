@@ -4,9 +4,8 @@ one indexed, whichever file run would have finished last."""
 
 from pathlib import Path
 
-from cli.pushes import push_payload
 from service.models import IngestionStatus
-from tests.e2e.system import BRANCH, page, prose, running_system
+from tests.e2e.system import page, prose, running_system
 
 PAGES = 30
 GUIDE = "docs/guide.md"
@@ -31,20 +30,8 @@ def test_a_push_arriving_while_the_last_job_runs_waits_for_it_to_end(
         system.repo.write({GUIDE: pages(3)[GUIDE]})
         head = system.repo.commit("the guide again")
 
-        repository = system.repository()
         job_ids = [
-            int(
-                system.deliver(
-                    push_payload(
-                        system.repo.path,
-                        branch=BRANCH,
-                        before=before,
-                        after=after,
-                        repository_id=repository.external_id,
-                        full_name=repository.full_name,
-                    )
-                ).json()["job_id"]
-            )
+            int(system.deliver(system.payload(before=before, after=after)).json()["job_id"])
             for before, after in ((base, middle), (middle, head))
         ]
         earlier, later = (system.finished(job_id, timeout=120) for job_id in job_ids)
