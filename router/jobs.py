@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import inngest
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, model_validator
 from sqlmodel import Session
 
 from router import job_views as views
@@ -58,7 +58,7 @@ Cursor = Annotated[str | None, Field(pattern=_CURSOR), AfterValidator(_an_id)]
 
 class ListInput(JobFilter):
     cursor: Cursor = None
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    limit: StrictInt = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
 class Live(ProcedureOutput):
@@ -77,7 +77,7 @@ class GetInput(ProcedureInput):
     id: Id
     file_status: list[FileStatus] | None = Field(None, max_length=len(FileStatus))
     file_cursor: Cursor = None
-    file_limit: int = Field(DEFAULT_FILE_LIMIT, ge=1, le=MAX_FILE_LIMIT)
+    file_limit: StrictInt = Field(DEFAULT_FILE_LIMIT, ge=1, le=MAX_FILE_LIMIT)
 
 
 class RunDetails(ProcedureOutput):
@@ -98,7 +98,7 @@ class JobDetails(ProcedureOutput):
 
 class RetryInput(ProcedureInput):
     id: Id
-    only_failed_files: bool = False
+    only_failed_files: StrictBool = False
 
 
 class CancelInput(ProcedureInput):
@@ -121,7 +121,7 @@ class ManyInput(ProcedureInput):
 
 
 class RetryManyInput(ManyInput):
-    only_failed_files: bool = False
+    only_failed_files: StrictBool = False
 
 
 class Outcome(ProcedureOutput):

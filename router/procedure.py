@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from pydantic.alias_generators import to_camel
 
 from router.auth import Caller
@@ -27,7 +27,8 @@ T = TypeVar("T")
 # Row ids are INTEGER columns: 32-bit on PostgreSQL (SQLite's are wider). A larger number is a
 # 400, not a database error.
 MAX_ID = 2**31 - 1
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Strict: `true` or `"7"` is a 400, never read as job 1 or 7.
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 class ProcedureKind(StrEnum):

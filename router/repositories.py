@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, RootModel
+from pydantic import Field, RootModel, StrictInt
 from sqlmodel import Session, col, func, select
 
 from router.errors import ErrorCode, ProcedureError
@@ -86,7 +86,7 @@ class ConnectGitHub(ProcedureInput):
     full_name: str = Field(min_length=3, max_length=MAX_NAME)
     branch: str | None = Field(None, min_length=1, max_length=MAX_NAME)
     # GitHub's id, stored as BIGINT: not limited to the row ids' 32 bits.
-    installation_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    installation_id: StrictInt | None = Field(None, ge=1, le=2**63 - 1)
 
 
 class ConnectInput(

@@ -14,7 +14,7 @@ import logging
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 from sqlmodel import Session, select
 
 from router.errors import ErrorCode, ProcedureError
@@ -35,7 +35,7 @@ MAX_FETCH = 1_000
 
 class SearchInput(ProcedureInput):
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    limit: StrictInt = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     repository: str | None = None  # a repository's full name: only its chunks
     store: str | None = None  # a store's name: only that store
 

@@ -17,6 +17,11 @@ TOO_DEEP = "[" * 50_000 + "]" * 50_000
 
 CASES = [
     ("jobs.get", {"id": "seven"}, 400, "id: Input should be a valid integer"),
+    ("jobs.get", {"id": True}, 400, "id: Input should be a valid integer"),
+    ("jobs.get", {"id": "7"}, 400, "id: Input should be a valid integer"),
+    ("jobs.get", {"id": 7.0}, 400, "id: Input should be a valid integer"),
+    ("jobs.list", {"limit": True}, 400, "limit: Input should be a valid integer"),
+    ("jobs.list", {"repositoryIds": [False]}, 400, "repositoryIds.0: Input should be a valid"),
     ("jobs.get", {"id": 0}, 400, "id: Input should be greater than or equal to 1"),
     ("jobs.get", {"id": 2**31}, 400, "id: Input should be less than or equal to 2147483647"),
     ("jobs.get", {"id": 2**64}, 400, "id: Input should be less than or equal to"),
