@@ -5,11 +5,13 @@ import contextlib
 import gc
 import logging
 import socket
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from engine import config as dev_config
 from engine import logs
@@ -18,10 +20,57 @@ from engine.server import Engine, EngineInUse
 
 log = logging.getLogger("engine")
 DEFAULT_DB = Path(".data/engine.db")
+#: How long a connection may take to send a request's headers (nginx's client_header_timeout
+#: is 60 s; every client here sends them at once).
+HEADER_TIMEOUT_S = 30.0
+
+
+class HeaderTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, closing a connection whose request headers have not all arrived
+    `header_timeout` seconds after it opened or after its last response. uvicorn has no such
+    limit, and a client sending its headers a byte at a time, or nothing, would hold a
+    connection (and a file descriptor) for ever."""
+
+    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timeout = header_timeout
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_timer = self.loop.call_later(self._header_timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _expire(self) -> None:
+        self._header_timer = None
+        busy = self.cycle is not None and not self.cycle.response_complete
+        if not busy and not self.pipeline:  # a request whose headers came is never cut off
+            self.transport.close()
 
 
 async def start_server(
-    app: Any, host: str, port: int, **options: Any
+    app: Any, host: str, port: int, header_timeout: float = HEADER_TIMEOUT_S, **options: Any
 ) -> tuple[uvicorn.Server, asyncio.Task[None]]:
     """Start uvicorn on host:port and return once it listens; a clear error if it cannot."""
     # Naming the protocol lets asyncio set TCP_NODELAY on accepted connections; with proto 0 it
@@ -34,7 +83,9 @@ async def start_server(
     except OSError as exc:
         sock.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **options))
+    protocol = partial(HeaderTimeoutProtocol, header_timeout=header_timeout)
+    config = uvicorn.Config(app, log_level="warning", http=protocol, **options)  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.01)
