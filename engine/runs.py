@@ -10,6 +10,8 @@ import random
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pydantic import ValidationError
+
 from engine import expressions
 from engine.clock import Clock
 from engine.console_store import ConsoleStore
@@ -64,9 +66,15 @@ class RunMachine:
         self._load_functions()
 
     def _load_functions(self) -> None:
-        self.functions = {
-            slug: FunctionConfig.model_validate(raw) for slug, raw in self.store.functions().items()
-        }
+        """The stored functions; one this engine now refuses (synced by an older version, say an
+        expression it no longer takes) is left out, with a warning, until its app syncs again."""
+        self.functions = {}
+        for slug, raw in self.store.functions().items():
+            try:
+                self.functions[slug] = FunctionConfig.model_validate(raw)
+            except ValidationError as exc:
+                problem = exc.errors()[0]["msg"]
+                log.warning("function %s is left out until its app syncs again: %s", slug, problem)
 
     # sync
 

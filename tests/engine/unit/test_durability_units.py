@@ -122,3 +122,34 @@ def test_a_call_back_after_its_run_ended_leaves_the_call_queued_since_in_place(
         assert store.queue_size() == 0
     finally:
         store.close()
+
+
+def test_a_stored_function_this_engine_refuses_is_left_out_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "engine.db"
+    store = Store(db)
+    machine = RunMachine(store, FakeClock(START_MS))
+    good, bad = function_config("good", "app/good"), function_config("bad", "app/bad")
+    machine.register("unit", "http://127.0.0.1:9/api/inngest", "py", "fast_api", [good, bad])
+    # As an older engine stored it: a cancel expression with a macro, refused at sync today.
+    store.replace_functions(
+        "unit",
+        {
+            good["id"]: good,
+            bad["id"]: {**bad, "cancel": [{"event": "app/x", "if": "[1].exists(x, x == 1)"}]},
+        },
+    )
+    store.close()
+
+    reopened = Store(db)
+    try:
+        again = RunMachine(reopened, FakeClock(START_MS))
+        [event_id] = again.ingest([{"name": "app/good", "data": {}}])
+
+        assert list(again.functions) == ["unit-good"]
+        assert len(reopened.runs_for_event(event_id)) == 1
+        assert "unit-bad is left out until its app syncs again" in caplog.text
+        assert "exists" in caplog.text
+    finally:
+        reopened.close()
