@@ -1,11 +1,12 @@
 """Markdown-aware chunking: turns one documentation file into the pieces that get embedded.
 
 YAML (`---`) or TOML (`+++`) front matter is dropped (its `title` is kept), and so are MDX
-import lines. The document is cut into sections at its headings, and each chunk remembers the
+imports and exports. The document is cut into sections at its headings, and each chunk remembers the
 headings above it (without a `{#custom-anchor}`). A section longer than the token budget
 is cut at paragraph, then line, then sentence (CJK ones too), then word boundaries; consecutive
 pieces of one section share a little trailing text, so a passage cut in two can still be found. A
-code fence is never cut while it fits in one chunk. A word still longer than the budget (a long
+code fence is never cut while it fits in one chunk; a table that does not fit is cut between rows,
+each piece under the table's header row. A word still longer than the budget (a long
 URL, a base64 blob, a minified line, CJK text without spaces) is cut, between graphemes, where one
 more character would pass the budget. So no chunk is over the budget and no text is dropped,
 whatever the text; the one exception is a single character that alone counts more tokens than the
@@ -34,8 +35,17 @@ _FRONT_MATTER_ENDS = ("---", "...")
 _TOML_FRONT_MATTER_FENCE = "+++"  # Hugo's
 # `## Install {#install}`: a custom anchor (Docusaurus, VitePress, Pandoc), no words to search.
 _HEADING_ID = re.compile(r"[ \t]*\{#[^}\s]+[^}]*\}$")
+# A table's delimiter row (`| --- | :-: |`), under its header row: each `|` starts a column, so
+# matching takes time in proportion to the line.
+_TABLE_DELIMITER = re.compile(r"^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
 # An MDX import of a component (`import Tabs from '@theme/Tabs';`): code, not words to search.
 _MDX_IMPORT = re.compile(r"""^import\s+(?:[\w*{}\s,]+\s+from\s+)?["'][^"']+["'];?\s*$""")
+# The first line of an MDX import or export over several lines (`export const toc = [`, `import {`):
+# as in MDX, the statement runs to the next blank line.
+_MDX_STATEMENT = re.compile(
+    r"^(?:export\s+(?:const|let|var|function|async|class|default)\b|export\s*[{*]"
+    r"|import\s*\{|import\s+\*\s+as\s|import\s+\w+\s*,\s*\{)"
+)
 _BLOCK_SEP = "\n\n"
 _LINE_SEP = "\n"
 # A CJK sentence ends in an ideographic or a full-width full stop, exclamation or question mark,
@@ -97,7 +107,7 @@ class _Section:
 class _Unit:
     text: str
     sep: str  # what joins it to the unit before it in the same chunk
-    fenced: bool = False  # a whole code fence: overlap never takes only part of it
+    fenced: bool = False  # a whole code fence or table piece: overlap never takes part of it
 
 
 def chunk_markdown(
@@ -145,6 +155,7 @@ def _sections(lines: list[str]) -> tuple[list[_Section], str | None]:
     paragraph: list[str] = []
     fence: list[str] = []
     marker = ""
+    in_statement = False  # an MDX import or export, to the next blank line
     first_h1: str | None = None
 
     def flush_paragraph() -> None:
@@ -169,7 +180,9 @@ def _sections(lines: list[str]) -> tuple[list[_Section], str | None]:
             sections.append(_Section(path=path, level=level, blocks=[block]))
 
     for line in lines:
-        if marker:
+        if in_statement:
+            in_statement = bool(line.strip())
+        elif marker:
             fence.append(line)
             if _closes(line, marker):
                 sections[-1].blocks.append(_Block(_LINE_SEP.join(fence), fence=marker))
@@ -189,6 +202,8 @@ def _sections(lines: list[str]) -> tuple[list[_Section], str | None]:
             start_heading(1 if "=" in line else 2, heading_line.strip(), f"{heading_line}\n{line}")
         elif not paragraph and _MDX_IMPORT.match(line):
             continue
+        elif not paragraph and _MDX_STATEMENT.match(line):
+            in_statement = True
         elif line.strip():
             paragraph.append(line)
         else:
@@ -221,6 +236,9 @@ def _units(block: _Block, count: TokenCounter, max_tokens: int) -> list[_Unit]:
         return [_Unit(block.text, _BLOCK_SEP, fenced=bool(block.fence))]
     if block.fence:
         return _split_fence(block, count, max_tokens)
+    lines = block.text.split(_LINE_SEP)
+    if len(lines) > 2 and "|" in lines[0] and _TABLE_DELIMITER.match(lines[1]):
+        return _split_table(lines, count, max_tokens)
     return _plain_units(block.text, count, max_tokens)
 
 
@@ -262,6 +280,23 @@ def _split_fence(block: _Block, count: TokenCounter, max_tokens: int) -> list[_U
         return _plain_units(text, count, max_tokens)
     pieces = _line_units(body, lambda ln: _fits(wrap([_Unit(ln, "")]), count, max_tokens))
     packed = _pack(pieces, count, max_tokens, 0, render=wrap)
+    return [_Unit(piece, _BLOCK_SEP, fenced=True) for piece in packed]
+
+
+def _split_table(lines: list[str], count: TokenCounter, max_tokens: int) -> list[_Unit]:
+    """A table too long for one chunk is cut between its rows, and each piece starts with the
+    table's header and delimiter rows, so that its cells keep their column names."""
+    header = _LINE_SEP.join(lines[:2])
+
+    def under_header(units: list[_Unit]) -> str:
+        return f"{header}\n{_join(units)}"
+
+    if not _fits(under_header([_Unit("", "")]), count, max_tokens):
+        return _plain_units(_LINE_SEP.join(lines), count, max_tokens)  # the header fills it
+    rows = _line_units(
+        lines[2:], lambda ln: _fits(under_header([_Unit(ln, "")]), count, max_tokens)
+    )
+    packed = _pack(rows, count, max_tokens, 0, render=under_header)
     return [_Unit(piece, _BLOCK_SEP, fenced=True) for piece in packed]
 
 

@@ -508,3 +508,34 @@ def test_mdx_imports_are_dropped_and_heading_anchors_left_out_of_the_path() -> N
 
     assert chunk.heading_path == ("Install",)
     assert chunk.text == "## Install {#install}\n\nimport the package first, then run it."
+
+
+def test_a_table_longer_than_a_chunk_repeats_its_header_in_every_piece() -> None:
+    header = "| Setting | Default | Meaning |\n| --- | :-: | --- |"
+    rows = [f"| setting_{i} | {i} | what setting {i} does |" for i in range(40)]
+    doc = "## Settings\n\nEvery setting:\n\n" + header + "\n" + "\n".join(rows) + "\n\nThe end.\n"
+    chunks = chunk_markdown(doc, count_tokens=count_words, max_tokens=40, overlap_tokens=8).chunks
+    table = [c for c in chunks if "| setting_" in c.text]
+
+    assert len(table) >= 3
+    for chunk in table:
+        start = chunk.text.index("| Setting |")
+        assert chunk.text[start:].startswith(header + "\n| setting_")
+        assert chunk.token_count <= 40
+    cells = [ln for c in table for ln in c.text.split("\n") if ln.startswith("| setting_")]
+    assert cells == rows  # each row once, in order
+    assert chunks[-1].text.endswith("The end.")
+
+
+def test_mdx_statements_over_several_lines_are_dropped_to_the_next_blank_line() -> None:
+    doc = (
+        "import {\n  Tabs,\n  TabItem,\n} from '@theme/Tabs';\n\n"
+        "export const toc = [\n  {value: 'Install', id: 'install', level: 2},\n];\n\n"
+        "export default function Layout({children}) {\n  return <main>{children}</main>;\n}\n\n"
+        "## Install\n\n"
+        "export PATH=$HOME/bin before you run it.\n"
+    )
+
+    [chunk] = chunk_markdown(doc, count_tokens=count_words).chunks
+
+    assert chunk.text == "## Install\n\nexport PATH=$HOME/bin before you run it."
