@@ -109,7 +109,7 @@ def deliver(url: str, root: Path, repository: ConnectedRepository, after: str) -
         return job_id
     reason = answer.get("error") if isinstance(answer, dict) else None
     message = f"the service refused the push (HTTP {response.status_code}): {reason or 'no reason'}"
-    if response.status_code in (404, 401):
+    if response.status_code == 401:
         message += (
             "; is the service using the same database as this command "
             "(DOCS_INGEST_DATA_DIR / DATABASE_URL)?"

@@ -254,8 +254,12 @@ def _webhook(webhook: WebhookDoc, payloads: list[dict[str, Any]]) -> dict[str, A
                 accepted,
             ),
             "400": answer("A header is missing, or the body is not the event's payload.", error),
-            "401": answer("The signature does not match the repository's webhook secret.", error),
-            "404": answer("The payload's repository is not connected.", error),
+            "401": answer(
+                "The signature does not match: the payload's repository is not connected, or "
+                "its webhook secret is another (one answer, so that no caller without a secret "
+                "learns which repositories are connected).",
+                error,
+            ),
             "413": answer(f"The body is over {webhook.max_body_bytes // 2**20} MB.", error),
             "415": answer("The body is a form: the webhook must send application/json.", error),
             "503": answer("Inngest did not take the job's event; GitHub redelivers.", error),

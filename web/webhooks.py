@@ -186,14 +186,18 @@ async def github_webhook(request: Request) -> JSONResponse:
     if payload.repository is None:
         return _answer(400, error="payload has no repository")
     repository = await intake.find_repository(str(payload.repository.id))
-    if repository is None:
-        return _answer(404, error=f"repository {payload.repository.full_name} is not connected")
-    logs.bind(repository=repository.full_name)
-    expected = signature_of(repository.webhook_secret, body).encode()
+    # One answer, in the same time, whether the repository is unknown or the secret another: a
+    # caller without a secret cannot learn which repositories are connected.
+    expected = signature_of(repository.webhook_secret if repository else "", body).encode()
     # As bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
     given = request.headers[SIGNATURE_HEADER].encode("latin-1")
-    if not hmac.compare_digest(expected, given):
-        return _answer(401, error="signature does not match the repository's webhook secret")
+    if repository is None or not hmac.compare_digest(expected, given):
+        return _answer(
+            401,
+            error=f"signature does not match: {payload.repository.full_name} is not connected "
+            "here, or its webhook secret is another",
+        )
+    logs.bind(repository=repository.full_name)
     if not isinstance(payload, PushPayload):
         return _answer(200, ok=True, event=event)
     return await _accept_push(intake, repository, payload, delivery)

@@ -364,16 +364,14 @@ CASES = [
         "a push whose X-Hub-Signature-256 was made with another secret",
         webhook(headers=SIGNED_ELSEWHERE),
         401,
-        "signature does not match the repository's webhook secret",
-        exact=True,
+        "is not connected here, or its webhook secret is another",
     ),
     case(
         "a-sha1-signature-is-401",
         "a push signed the old way: X-Hub-Signature-256: sha1=<40 hex digits>",
         webhook(headers={"x-hub-signature-256": "sha1=" + "0" * 40}),
         401,
-        "signature does not match the repository's webhook secret",
-        exact=True,
+        "is not connected here, or its webhook secret is another",
     ),
     case(
         "a-body-changed-after-signing-is-401",
@@ -496,11 +494,12 @@ CASES = [
         exact=True,
     ),
     case(
-        "a-push-of-a-repository-not-connected-is-404-naming-it",
+        "a-push-of-a-repository-not-connected-is-401-as-a-wrong-secret",
         "a push from GitHub repository acme/unknown, which is not connected",
         webhook(payload=pushing(repository={"id": 42, "full_name": "acme/unknown"})),
-        404,
-        "repository acme/unknown is not connected",
+        401,
+        "signature does not match: acme/unknown is not connected here, or its webhook secret is "
+        "another",
         exact=True,
     ),
     # --- the webhook: events that are not pushes, and pushes that start nothing
@@ -673,7 +672,7 @@ CASES = [
         'jobs.get {"id": "seven"}',
         router("GET", "jobs.get", {"id": "seven"}),
         400,
-        "invalid input: id: Input should be a valid integer, unable to parse string as an integer",
+        "invalid input: id: Input should be a valid integer",
         exact=True,
     ),
     case(

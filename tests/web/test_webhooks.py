@@ -431,13 +431,20 @@ async def test_a_push_without_its_after_sha_is_refused_naming_the_field(webhook:
 
 
 @SQLITE_ONLY
-async def test_an_unknown_repository_is_not_found(webhook: Webhook) -> None:
+async def test_an_unknown_repository_is_answered_as_a_wrong_secret(webhook: Webhook) -> None:
     other = {"id": 42, "full_name": "acme/unknown"}
 
-    response = await webhook.deliver(push_event(repository=other))
+    unknown = await webhook.deliver(push_event(repository=other))
+    wrong_secret = await webhook.deliver(push_event(), secret="another secret")
 
-    assert response.status_code == 404
-    assert "acme/unknown" in response.json()["error"]
+    assert unknown.status_code == wrong_secret.status_code == 401
+    assert unknown.json()["error"] == (
+        "signature does not match: acme/unknown is not connected here, or its webhook secret is "
+        "another"
+    )
+    assert wrong_secret.json()["error"] == unknown.json()["error"].replace(
+        "acme/unknown", push_event()["repository"]["full_name"]
+    )
     assert webhook.jobs() == []
 
 
