@@ -23,7 +23,8 @@ def default_data_dir() -> Path:
 
 
 URL_VARIABLE = "DOCS_INGEST_URL"
-_ANY_INTERFACE = {"0.0.0.0", "::", ""}  # noqa: S104 - recognised, not bound to
+# A wildcard interface, and where this machine reaches a service listening on it.
+_LOOPBACK_OF = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104 - not bound to
 # File runs at once when DOCS_INGEST_FILE_CONCURRENCY is unset. bench/ingest.py, 2,000 files at
 # 100 ms a request on two cores: 10.5 s at 64, 9 s at 128, little faster beyond (more memory).
 OPENAI_FILE_CONCURRENCY = 128
@@ -189,14 +190,15 @@ class Settings(BaseSettings):
         None,
         alias="DOCS_INGEST_EMBEDDING_MAX_INPUTS",
         ge=1,
-        description="Inputs per embedding request. Unset: 2,048 for OpenAI (its limit), 8 "
+        description="Inputs per embedding request. Unset: 2,048 for OpenAI (its limit), 32 "
         "for the local model; lower it for a compatible server with a smaller limit.",
     )
     embedding_max_tokens: int | None = Field(
         None,
         alias="DOCS_INGEST_EMBEDDING_MAX_TOKENS",
         ge=1,
-        description="Tokens per embedding request. Unset: 300,000 for OpenAI (its limit).",
+        description="Tokens per embedding request. Unset: 300,000 for OpenAI (its limit), "
+        "8,128 for the local model.",
     )
     demo: bool = Field(
         False,
@@ -237,7 +239,10 @@ class Settings(BaseSettings):
 
     @property
     def app_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """Where processes on this machine (the embedded engine) reach the service: a wildcard
+        interface on loopback, an IPv6 address in brackets."""
+        host = _LOOPBACK_OF.get(self.host, self.host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @property
     def public_url(self) -> str:
@@ -246,8 +251,7 @@ class Settings(BaseSettings):
         configured = os.environ.get(URL_VARIABLE, "").strip().rstrip("/")
         if configured:
             return configured
-        host = "127.0.0.1" if self.host in _ANY_INTERFACE else self.host
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+        return self.app_url
 
     @property
     def api_local_roots(self) -> list[Path] | None:

@@ -43,3 +43,22 @@ def test_files_at_once_follow_the_embedder_unless_set(
     monkeypatch.setenv("DOCS_INGEST_FILE_CONCURRENCY", set_to)
 
     assert Settings().files_at_once == files
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8123"),
+        ("0.0.0.0", "http://127.0.0.1:8123"),  # noqa: S104 - a setting under test
+        ("::", "http://[::1]:8123"),
+        ("::1", "http://[::1]:8123"),
+        ("10.0.0.5", "http://10.0.0.5:8123"),
+    ],
+)
+def test_the_engine_reaches_the_service_at_a_url_it_can_connect_to(
+    host: str, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DOCS_INGEST_URL", raising=False)
+    settings = Settings(DOCS_INGEST_HOST=host, DOCS_INGEST_PORT=8123)
+
+    assert settings.app_url == settings.public_url == url
