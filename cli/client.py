@@ -3,6 +3,7 @@
 `DOCS_INGEST_URL` names the service (default: the address `serve` listens on, from the same
 settings). Every failure becomes one line for a person:
 
+    BadServiceUrl          the URL is not one an HTTP client can use
     ServiceUnreachable     nothing answers at the URL (the service is not running there)
     ServiceError           the service answered with an error; its message is passed on
 """
@@ -36,6 +37,14 @@ class ServiceUnreachable(click.ClickException):
         super().__init__(f"cannot reach the service at {url}: is `docs-ingest serve` running?")
 
 
+class BadServiceUrl(click.ClickException):
+    def __init__(self, url: str, error: Exception) -> None:
+        super().__init__(
+            f"cannot use {url} as the service's address (set {URL_VARIABLE} to its http:// or "
+            f"https:// URL): {error}"
+        )
+
+
 class ServiceError(click.ClickException):
     def __init__(self, message: str, *, http_status: int, code: str | None = None) -> None:
         super().__init__(message)
@@ -59,9 +68,12 @@ class ServiceClient:
         self.url = url
         self._credential = credential
         headers = {"Authorization": f"Bearer {credential.token}"} if credential else {}
-        self._http = httpx.Client(
-            base_url=url, headers=headers, timeout=TIMEOUT_S, transport=transport
-        )
+        try:
+            self._http = httpx.Client(
+                base_url=url, headers=headers, timeout=TIMEOUT_S, transport=transport
+            )
+        except httpx.InvalidURL as exc:
+            raise BadServiceUrl(url, exc) from exc
 
     def __enter__(self) -> "ServiceClient":
         return self
@@ -89,6 +101,8 @@ class ServiceClient:
             return self._http.request(method, path, **options)
         except httpx.ConnectError as exc:
             raise ServiceUnreachable(self.url) from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise BadServiceUrl(self.url, exc) from exc
         except httpx.TransportError as exc:
             raise click.ClickException(f"the service at {self.url} did not answer: {exc}") from exc
 

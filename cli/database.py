@@ -2,14 +2,16 @@
 
 Bootstrap commands (`repo add`, `token create`) migrate it first, as `serve` does, and create the
 organization their `--org` names, so they check its slug before anything runs (`org_slug`).
-Commands that only read what the service wrote (`push`, `repo list`) refuse to create an empty
-database in the wrong place: a missing SQLite file means the settings differ from the service's.
+Commands that use what the service wrote (`push`, `repo list`, `token list|revoke`) refuse to
+create an empty database in the wrong place: a missing SQLite file means the settings differ from
+the service's.
 """
 
 from pathlib import Path
 
 import click
 from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from service.db import MigrationRefused, create_db_engine, database_url, migrate
 from service.repositories import OrgSlugError, check_org_slug
@@ -22,7 +24,10 @@ class NoDatabase(click.ClickException):
 
 def sqlite_file(settings: Settings) -> Path | None:
     """The SQLite file of the settings, or None for another database."""
-    url = database_url(settings.sqlalchemy_url)
+    try:
+        url = database_url(settings.sqlalchemy_url)
+    except ArgumentError as exc:
+        raise click.ClickException(f"DATABASE_URL: {exc}") from exc
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database)
@@ -35,11 +40,12 @@ def existing_database(settings: Settings) -> Engine:
             f"no database at {path.resolve()}: run this where `docs-ingest serve` runs, or set "
             "DOCS_INGEST_DATA_DIR (or DATABASE_URL) as the service has it"
         )
-    return create_db_engine(settings.sqlalchemy_url)
+    return _opened(settings)
 
 
 def bootstrapped_database(settings: Settings) -> Engine:
     """The database, created and migrated to the newest schema when needed."""
+    _opened(settings).dispose()
     try:
         migrate(settings.sqlalchemy_url)
     except MigrationRefused as exc:
@@ -47,8 +53,27 @@ def bootstrapped_database(settings: Settings) -> Engine:
     return create_db_engine(settings.sqlalchemy_url)
 
 
-def org_slug(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    """A click callback for `--org`: the slug, or a usage error that gives the rule."""
+def _opened(settings: Settings) -> Engine:
+    """An engine of the settings' database, once it has opened a connection."""
+    try:
+        engine = create_db_engine(settings.sqlalchemy_url)
+    except ArgumentError as exc:  # also a driver that is not installed
+        raise click.ClickException(f"DATABASE_URL: {exc}") from exc
+    except OSError as exc:  # the SQLite file's folder cannot be made
+        raise click.ClickException(f"cannot open the database: {exc}") from exc
+    try:
+        engine.connect().close()
+    except DBAPIError as exc:
+        engine.dispose()
+        raise click.ClickException(f"cannot open the database: {str(exc.orig).strip()}") from exc
+    return engine
+
+
+def org_slug(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A click callback for `--org`: the slug (None when not given), or a usage error that gives
+    the rule."""
+    if value is None:
+        return None
     try:
         return check_org_slug(value)
     except OrgSlugError as exc:

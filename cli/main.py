@@ -9,9 +9,10 @@ import importlib
 import logging
 
 import click
+from pydantic import ValidationError
 
 from service import logs
-from service.settings import get_settings
+from service.settings import Settings, get_settings
 
 # Name → "module:attribute", in the order `--help` lists them.
 COMMANDS = {
@@ -66,7 +67,7 @@ def main(ctx: click.Context) -> None:
     database find it through the same settings as `serve` (DOCS_INGEST_DATA_DIR, DATABASE_URL).
     Every command has its own --help.
     """
-    settings = get_settings()
+    settings = checked_settings()
     if ctx.invoked_subcommand == "engine":
         # The engine's own lines, which hide the keys it is given as options too.
         from engine import logs as engine_logs
@@ -77,3 +78,18 @@ def main(ctx: click.Context) -> None:
     if ctx.invoked_subcommand != "serve":
         # A command's output is for people; migration steps belong in the service's log.
         logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def checked_settings() -> Settings:
+    """The settings, or one line per variable that has a value they cannot take."""
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise click.ClickException("; ".join(problems)) from exc
+    if not isinstance(logging.getLevelName(settings.log_level.upper()), int):
+        raise click.ClickException(
+            f"DOCS_INGEST_LOG_LEVEL: {settings.log_level!r} is not a logging level "
+            "(DEBUG, INFO, WARNING, ERROR or CRITICAL)"
+        )
+    return settings

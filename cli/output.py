@@ -1,6 +1,7 @@
 """What commands print: JSON for scripts, aligned tables for people."""
 
 import json
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -10,6 +11,9 @@ import click
 
 MIN_LAST_COLUMN = 20
 GAP = "  "
+# C0 and C1 control characters: a line end or a tab in a path would break the table's rows, and
+# an escape sequence would talk to the terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def echo_json(value: Any) -> None:
@@ -33,3 +37,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, fit: bool = 
         last = row[-1] if len(row[-1]) <= room else row[-1][: room - 1] + "…"
         lines.append(GAP.join([*cells, last]).rstrip())
     return "\n".join(lines)
+
+
+def printable(text: str) -> str:
+    """`text` on one line, each control character written as its escape (`\\n`, `\\x1b`)."""
+    return _CONTROL.sub(lambda found: found[0].encode("unicode_escape").decode("ascii"), text)

@@ -44,8 +44,8 @@ PUSH_EVENT = "push"
 def push(path: Path, no_wait: bool, as_json: bool) -> None:
     """Index the commits of a connected local repository since its last ingestion.
 
-    PATH (default: the current folder) is a repository connected with `docs-ingest repo add`.
-    Its indexed branch is pushed to the service at DOCS_INGEST_URL as GitHub would push it, and
+    PATH (default: the current folder) is a local repository connected with `repo add`. Its
+    indexed branch is pushed to the service at DOCS_INGEST_URL as GitHub would push it, and
     the job is followed until it ends: files done / total, then a summary. Exits 1 when the job
     fails or any file fails.
     """

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from cli.client import service_url
 from cli.database import bootstrapped_database, existing_database, org_slug
+from cli.local_repo import utf8_path
 from cli.output import echo_json, table
 from router.names import WEBHOOK_PATH
 from service.db import session_scope
@@ -48,7 +49,9 @@ def repo() -> None:
     "GitHub repository's default branch]",
 )
 @click.option(
-    "--installation-id", type=int, help="GitHub App installation that can read the repository."
+    "--installation-id",
+    type=click.IntRange(min=1),
+    help="GitHub App installation that can read the repository.",
 )
 @click.option(
     "--name",
@@ -78,12 +81,17 @@ def add(
     prints the webhook to add in its settings, with the secret that signs it. The webhook URL is
     DOCS_INGEST_URL + /webhooks/github, so set DOCS_INGEST_URL to the address GitHub can reach.
     """
+    if not target:
+        raise click.BadParameter(
+            "an empty string names no folder and no repository", param_hint="'PATH | OWNER/NAME'"
+        )
     settings = get_settings()
     path = Path(target).expanduser()
     if path.is_dir():
         if installation_id is not None:
             raise click.UsageError("--installation-id is for GitHub repositories")
-        row = asyncio.run(_add_local(settings, path.resolve(), branch=branch, name=name, org=org))
+        folder = utf8_path(path.resolve())
+        row = asyncio.run(_add_local(settings, folder, branch=branch, name=name, org=org))
         _report_local(row, org, as_json)
     elif GITHUB_NAME.fullmatch(target):
         if name is not None:
@@ -97,7 +105,7 @@ def add(
 
 
 @repo.command("list")
-@click.option("--org", help="Only this organization's repositories.")
+@click.option("--org", callback=org_slug, help="Only this organization's repositories.")
 @click.option("--json", "as_json", is_flag=True, help="Print the repositories as JSON.")
 def list_repositories(org: str | None, as_json: bool) -> None:
     """List the connected repositories: id, where they come from, and their last ingestion.
@@ -122,7 +130,9 @@ def list_repositories(org: str | None, as_json: bool) -> None:
         echo_json(listed)
         return
     if not listed:
-        click.echo("no repositories yet: connect one with `docs-ingest repo add PATH`")
+        to = f" --org {org}" if org else ""
+        where = f"organization {org} has" if org else "there are"
+        click.echo(f"{where} no repositories yet: connect one with `docs-ingest repo add PATH{to}`")
         return
     headers = ["id", "org", "name", "branch", "status", "ingested", "source"]
     cells = [

@@ -11,28 +11,32 @@ import click
 
 from cli.auth import token_for
 from cli.client import ServiceClient, service_url
-from cli.output import echo_json, table
+from cli.database import org_slug
+from cli.output import echo_json, printable, table
 from router.names import ProcedureName
 from service.settings import get_settings
 
 HEADERS = ("score", "repository", "path", "section", "snippet")
 HEADING_SEPARATOR = " > "
 SNIPPET_CHARS = 200
+MAX_LIMIT = 50  # the most `search.query` answers
 _HEADING_LINE = re.compile(r"^#{1,6}\s.*$", flags=re.MULTILINE)
 _SPACE = re.compile(r"\s+")
-# C0 and C1 control characters: a line end or a tab in a path would break the table's rows, and
-# an escape sequence would talk to the terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @click.command()
 @click.argument("text")
 @click.option(
-    "--limit", type=click.IntRange(min=1), default=5, show_default=True, help="Passages to show."
+    "--limit",
+    type=click.IntRange(1, MAX_LIMIT),
+    default=5,
+    show_default=True,
+    help="Passages to show.",
 )
 @click.option("--repo", "repository", help="Only this repository (its name in `repo list`).")
 @click.option(
     "--org",
+    callback=org_slug,
     help="Organization of the CLI's own token, when DOCS_INGEST_TOKEN is unset.  "
     "[default: default]",
 )
@@ -69,11 +73,6 @@ def search(text: str, limit: int, repository: str | None, org: str | None, as_js
         for hit in hits
     ]
     click.echo(table(HEADERS, rows, fit=sys.stdout.isatty()))
-
-
-def printable(text: str) -> str:
-    """`text` on one line, each control character written as its escape (`\\n`, `\\x1b`)."""
-    return _CONTROL.sub(lambda found: found[0].encode("unicode_escape").decode("ascii"), text)
 
 
 def snippet(text: str) -> str:

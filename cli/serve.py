@@ -28,13 +28,14 @@ GIL_SWITCH_INTERVAL_S = 0.001
 # How long a stopping engine may take before it is killed: one whose event loop is stuck never
 # acts on SIGTERM, and would go on holding its port and database.
 ENGINE_STOP_TIMEOUT_S = 10.0
+PORTS = click.IntRange(1, 65535)
 
 
 @click.command()
-@click.option("--port", type=int, help="Port of the service.  [default: 8000, DOCS_INGEST_PORT]")
+@click.option("--port", type=PORTS, help="Port of the service.  [default: 8000, DOCS_INGEST_PORT]")
 @click.option(
     "--engine-port",
-    type=int,
+    type=PORTS,
     help="Port of the embedded engine.  [default: 8288, DOCS_INGEST_ENGINE_PORT]",
 )
 def serve(port: int | None, engine_port: int | None) -> None:

@@ -8,8 +8,8 @@ import click
 
 from cli.auth import token_for
 from cli.client import ServiceClient, service_url
-from cli.database import existing_database
-from cli.local_repo import repository_root
+from cli.database import existing_database, org_slug
+from cli.local_repo import repository_root, utf8_path
 from cli.output import echo_json
 from cli.progress import follow
 from router.names import ProcedureName
@@ -20,6 +20,7 @@ from service.settings import get_settings
 @click.argument("repository", metavar="REPO")
 @click.option(
     "--org",
+    callback=org_slug,
     help="Organization of the CLI's own token, when DOCS_INGEST_TOKEN is unset.  "
     "[default: default]",
 )
@@ -54,12 +55,13 @@ def sync(repository: str, org: str | None, no_wait: bool, as_json: bool) -> None
 
 def _repository_id(client: ServiceClient, given: str) -> int:
     """The id of the repository `given` names: an id, a full name or a local path."""
-    if given.isdigit():
+    if given.isascii() and given.isdigit():
         return int(given)
     repositories: list[dict[str, Any]] = client.query(ProcedureName.REPOSITORIES_LIST)
     path = Path(given).expanduser()
     found = []
     if path.is_dir():  # a folder of a connected repository, else perhaps a name
+        utf8_path(path.resolve())
         with contextlib.suppress(click.ClickException):
             root = repository_root(path)
             found = [

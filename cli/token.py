@@ -7,7 +7,7 @@ import click
 from sqlmodel import Session
 
 from cli.auth import TOKEN_VARIABLE
-from cli.database import bootstrapped_database, org_slug
+from cli.database import bootstrapped_database, existing_database, org_slug
 from cli.output import echo_json
 from service.db import session_scope
 from service.models import Organization
@@ -71,7 +71,7 @@ def create(org: str, name: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the tokens as JSON.")
 def list_command(org: str, as_json: bool) -> None:
     """List an organization's tokens: id, name, when made and last used (never the tokens)."""
-    engine = bootstrapped_database(get_settings())
+    engine = existing_database(get_settings())
     try:
         with session_scope(engine) as session:
             rows = [
@@ -102,7 +102,7 @@ def list_command(org: str, as_json: bool) -> None:
 )
 def revoke(token_id: int, org: str) -> None:
     """Revoke an organization's token by its id (`token list`): it authenticates no more."""
-    engine = bootstrapped_database(get_settings())
+    engine = existing_database(get_settings())
     try:
         with session_scope(engine) as session:
             revoked = revoke_token(session, _existing_org(session, org), token_id)

@@ -131,7 +131,9 @@ def build_engine(cfg: dev_config.DevConfig, db: Path) -> Engine:
     multiple=True,
     help="App serve URL to sync, e.g. http://127.0.0.1:8000/api/inngest (repeatable).",
 )
-@click.option("-p", "--port", type=int, help="Port to listen on.  [default: 8288]")
+@click.option(
+    "-p", "--port", type=click.IntRange(1, 65535), help="Port to listen on.  [default: 8288]"
+)
 @click.option("--host", help="Interface to listen on.  [default: 127.0.0.1]")
 @click.option(
     "--config",

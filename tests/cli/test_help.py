@@ -1,10 +1,12 @@
 """`docs-ingest --help` lists every command in the order a newcomer uses them, and each
 command's own --help says what it does, what it talks to, and its options."""
 
+from pathlib import Path
+
 import pytest
 
 from cli.main import COMMANDS
-from tests.cli.cli_runner import run
+from tests.cli.cli_runner import run, run_process
 
 COMMAND_HELP = {
     ("serve",): ["embedded engine"],
@@ -37,3 +39,15 @@ def test_each_command_explains_itself(command: tuple[str, ...]) -> None:
     assert len(description.split()) >= 20, description  # more than a one-line title
     missing = [words for words in COMMAND_HELP[command] if words not in result.output]
     assert missing == []
+
+
+def test_no_help_cuts_a_command_at_its_hyphen(tmp_path: Path) -> None:
+    """As a terminal of 80 columns shows it: `docs-` and `ingest ...` on two lines cannot be
+    copied."""
+    cut = [
+        command
+        for command in COMMAND_HELP
+        if "docs-\n" in run_process([*command, "--help"], {"COLUMNS": "80"}, cwd=tmp_path).stdout
+    ]
+
+    assert cut == []

@@ -89,3 +89,15 @@ def test_the_command_says_so_without_a_traceback(tmp_path: Path) -> None:
         f"use {RULE}"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_search_sync_and_repo_list_refuse_an_org_off_the_rule(tmp_path: Path) -> None:
+    env = {"DOCS_INGEST_DATA_DIR": str(tmp_path / "data")}
+    commands = [["search", "deploy"], ["sync", "docs"], ["repo", "list"]]
+
+    answers = [run([*command, "--org", "Bad Org"], env) for command in commands]
+
+    assert [answer.exit_code for answer in answers] == [2, 2, 2]
+    assert {_last_line(answer.output) for answer in answers} == {
+        f"Error: Invalid value for '--org': 'Bad Org' is not an organization slug: use {RULE}"
+    }
