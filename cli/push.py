@@ -6,6 +6,7 @@ service's webhook. Then it follows the job until it ends.
 """
 
 import json
+import shlex
 import uuid
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def push(path: Path, no_wait: bool, as_json: bool) -> None:
             repository = find_local(session, root)
         if repository is None:
             raise click.ClickException(
-                f"{root} is not connected: connect it with `docs-ingest repo add {root}`"
+                f"{root} is not connected: connect it with "
+                f"`docs-ingest repo add {shlex.quote(str(root))}`"
             )
         try:
             after = head_of(root, repository.default_branch)

@@ -5,6 +5,7 @@ settings as `serve`, so it works before the service ever ran.
 """
 
 import asyncio
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -194,14 +195,15 @@ async def _add_local(
 
 
 def _report_local(row: ConnectedRepository, org: str, as_json: bool) -> None:
+    push = f"docs-ingest push {shlex.quote(row.local_path or '')}"
     if as_json:
-        echo_json({**_listed(row, org), "next": f"docs-ingest push {row.local_path}"})
+        echo_json({**_listed(row, org), "next": push})
         return
     click.echo(
         f"connected {row.full_name} (id {row.id}) at {row.local_path}, branch "
         f"{row.default_branch}, organization {org}"
     )
-    click.echo(f"index it: docs-ingest push {row.local_path}")
+    click.echo(f"index it: {push}")
 
 
 # --- GitHub --------------------------------------------------------------------------------------

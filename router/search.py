@@ -78,6 +78,11 @@ async def search_query(context: Context, input: SearchInput) -> SearchResult:
         usable.append(store)
     hits: list[Hit] = []
     where = await context.in_session(_repositories, context.caller.organization_id)
+    if input.repository is not None and input.repository not in where:
+        raise ProcedureError(
+            ErrorCode.NOT_FOUND,
+            f"organization {context.caller.organization} has no repository {input.repository!r}",
+        )
     if usable:
         vector = await _embed(context, input.query)
         for store in usable:

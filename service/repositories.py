@@ -197,12 +197,16 @@ def _git(path: Path, *args: str) -> str | None:
 
 
 def repository_top(path: Path) -> Path:
-    """The top folder of the git repository at `path` (the folder itself for a bare one)."""
-    bare = _git(path, "rev-parse", "--is-bare-repository")
-    if bare is None:
+    """The top folder of the git repository at `path`, also from inside its `.git` folder (the
+    repository's own folder for a bare one)."""
+    found = _git(path, "rev-parse", "--is-bare-repository", "--is-inside-git-dir", "--git-dir")
+    if found is None:
         raise RepositoryError(f"{path} is not a git repository")
-    top = path if bare == "true" else Path(_git(path, "rev-parse", "--show-toplevel") or path)
-    return top.resolve()
+    bare, in_git_dir, git_dir = found.split("\n")
+    if bare == "true":
+        return (path / git_dir).resolve()
+    work_tree = (path / git_dir).parent if in_git_dir == "true" else path
+    return Path(_git(work_tree, "rev-parse", "--show-toplevel") or work_tree).resolve()
 
 
 async def local_checkout(path: Path, branch: str | None) -> tuple[Path, str]:

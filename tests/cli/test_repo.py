@@ -51,12 +51,13 @@ def test_adding_a_local_repository_connects_its_checked_out_branch_once(
     assert f"(id {row.id})" in added.output
     assert f"docs-ingest push {repo.path.resolve()}" in added.output
 
-    again = run(["repo", "add", str(repo.path)], _env(tmp_path, database_url))
+    for again_as in (repo.path, repo.path / ".git", repo.path / ".git" / "refs"):
+        again = run(["repo", "add", str(again_as)], _env(tmp_path, database_url))
 
-    assert again.exit_code == 1
-    assert again.output.strip().splitlines() == [
-        f"Error: {repo.path.resolve()} is already connected as handbook (id {row.id})"
-    ]
+        assert again.exit_code == 1
+        assert again.output.strip().splitlines() == [
+            f"Error: {repo.path.resolve()} is already connected as handbook (id {row.id})"
+        ]
     assert len(_rows(database_url)) == 1
 
 
@@ -148,3 +149,16 @@ def test_repo_list_shows_every_connected_repository(tmp_path: Path, database_url
     as_json = run(["repo", "list", "--json"], _env(tmp_path, database_url))
 
     assert [item["fullName"] for item in json.loads(as_json.output)] == ["alpha", "beta"]
+
+
+def test_the_printed_push_command_can_be_pasted_for_a_folder_with_spaces(
+    tmp_path: Path, database_url: str
+) -> None:
+    repo = GitRepo(tmp_path / "team docs")
+    repo.write({"index.md": "# Team\n"})
+    repo.commit("first")
+
+    added = run(["repo", "add", str(repo.path)], _env(tmp_path, database_url))
+
+    assert added.exit_code == 0, added.output
+    assert f"index it: docs-ingest push '{repo.path.resolve()}'" in added.output

@@ -243,7 +243,7 @@ def _search_query(world: World) -> list[Probe]:
         Probe(
             "A's text in A's repository",
             {"query": A_SECRET, "repository": "acme-handbook"},
-            200,
+            404,
             {"query": A_SECRET, "repository": "no-such-repo"},
             {"acme-handbook": "no-such-repo"},
             control=True,

@@ -48,6 +48,7 @@ def test_search_returns_the_closest_passage_of_the_callers_documents(
         found = _search(system, ours, query="what do llamas grow?", limit=1)
         elsewhere = _search(system, ours, query="llamas", repository="another-repo")
         foreign = _search(system, theirs, query="llamas")
+        ours_from_them = _search(system, theirs, query="llamas", repository="docs")
 
     assert found.status_code == 200, found.text
     data = found.json()["result"]["data"]
@@ -65,5 +66,10 @@ def test_search_returns_the_closest_passage_of_the_callers_documents(
         "url": None,
         "localPath": str(system.repo.path / "animals.md"),
     }
-    assert elsewhere.json()["result"]["data"]["hits"] == []
     assert foreign.json()["result"]["data"] == {"organization": "acme", "hits": []}
+    # A repository the organization does not have is named, as one of another organization is.
+    assert (elsewhere.status_code, ours_from_them.status_code) == (404, 404)
+    assert elsewhere.json()["error"]["message"] == (
+        "organization default has no repository 'another-repo'"
+    )
+    assert ours_from_them.json()["error"]["message"] == "organization acme has no repository 'docs'"
