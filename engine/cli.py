@@ -83,9 +83,9 @@ async def start_server(
     except OSError as exc:
         sock.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    protocol = partial(HeaderTimeoutProtocol, header_timeout=header_timeout)
-    config = uvicorn.Config(app, log_level="warning", http=protocol, **options)  # type: ignore[arg-type]
-    server = uvicorn.Server(config)
+    # uvicorn builds each connection's protocol by calling this with its own arguments.
+    protocol: Any = partial(HeaderTimeoutProtocol, header_timeout=header_timeout)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=protocol, **options))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.01)

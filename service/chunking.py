@@ -1,16 +1,16 @@
 """Markdown-aware chunking: turns one documentation file into the pieces that get embedded.
 
 YAML (`---`) or TOML (`+++`) front matter is dropped (its `title` is kept), and so are MDX
-imports and exports. The document is cut into sections at its headings, and each chunk remembers the
-headings above it (without a `{#custom-anchor}`). A section longer than the token budget
-is cut at paragraph, then line, then sentence (CJK ones too), then word boundaries; consecutive
+imports and exports. The document is cut into sections at its headings, and each chunk remembers
+the headings above it (without a `{#custom-anchor}`). A section longer than the token budget is
+cut at paragraph, then line, then sentence (CJK ones too), then word boundaries; consecutive
 pieces of one section share a little trailing text, so a passage cut in two can still be found. A
-code fence is never cut while it fits in one chunk; a table that does not fit is cut between rows,
-each piece under the table's header row. A word still longer than the budget (a long
-URL, a base64 blob, a minified line, CJK text without spaces) is cut, between graphemes, where one
-more character would pass the budget. So no chunk is over the budget and no text is dropped,
-whatever the text; the one exception is a single character that alone counts more tokens than the
-whole budget.
+code fence is never cut while it fits in one chunk; a table that does not fit is cut between
+rows, each piece under the table's header row. A word still longer than the budget (a long URL, a
+base64 blob, a minified line, CJK text without spaces) is cut, between graphemes, where one more
+character would pass the budget. So no chunk is over the budget and no text is dropped, whatever
+the text; the one exception is a single character that alone counts more tokens than the whole
+budget.
 """
 
 import re
