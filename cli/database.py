@@ -45,12 +45,13 @@ def existing_database(settings: Settings) -> Engine:
 
 def bootstrapped_database(settings: Settings) -> Engine:
     """The database, created and migrated to the newest schema when needed."""
-    _opened(settings).dispose()
+    engine = _opened(settings)
     try:
         migrate(settings.sqlalchemy_url)
     except MigrationRefused as exc:
+        engine.dispose()
         raise click.ClickException(str(exc)) from exc
-    return create_db_engine(settings.sqlalchemy_url)
+    return engine
 
 
 def _opened(settings: Settings) -> Engine:

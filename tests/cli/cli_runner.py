@@ -76,3 +76,8 @@ def serve_process(
         return subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=tmp_path
         )
+
+
+def last_line(output: str) -> str:
+    """The last line a command printed: its error, after click's usage lines."""
+    return output.strip().splitlines()[-1]

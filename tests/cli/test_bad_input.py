@@ -12,7 +12,7 @@ import pytest
 from cli.client import ServiceClient
 from cli.sync import _repository_id
 from router.search import MAX_LIMIT
-from tests.cli.cli_runner import run, run_process
+from tests.cli.cli_runner import last_line, run, run_process
 from tests.e2e.system import GitRepo
 
 NOT_UTF8 = os.fsdecode(b"caf\xe9 docs")
@@ -21,10 +21,6 @@ NOT_UTF8_SHOWN = r"caf\xe9 docs is not UTF-8 (bytes shown as \xNN)"
 
 def _data(tmp_path: Path) -> dict[str, str]:
     return {"DOCS_INGEST_DATA_DIR": str(tmp_path / "data")}
-
-
-def _last_line(output: str) -> str:
-    return output.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize(
@@ -54,7 +50,7 @@ def test_serve_refuses_a_port_out_of_range(tmp_path: Path, options: list[str]) -
     result = run(["serve", *options], {**_data(tmp_path), "DOCS_INGEST_PORT": "-1"})
 
     assert result.exit_code == 2
-    assert _last_line(result.output) == (
+    assert last_line(result.output) == (
         f"Error: Invalid value for '{options[0]}': {options[1]} is not in the range 1<=x<=65535."
     )
 
@@ -64,7 +60,7 @@ def test_the_engine_refuses_a_port_out_of_range(tmp_path: Path, port: str) -> No
     result = run(["engine", "--port", port, "--db", str(tmp_path / "engine.db")], _data(tmp_path))
 
     assert result.exit_code == 2
-    assert _last_line(result.output) == (
+    assert last_line(result.output) == (
         f"Error: Invalid value for '-p' / '--port': {port} is not in the range 1<=x<=65535."
     )
     assert not (tmp_path / "engine.db").exists()
@@ -74,7 +70,7 @@ def test_search_refuses_a_limit_the_service_would_refuse(tmp_path: Path) -> None
     result = run(["search", "deploy", "--limit", str(MAX_LIMIT + 1)], _data(tmp_path))
 
     assert result.exit_code == 2
-    assert _last_line(result.output) == (
+    assert last_line(result.output) == (
         f"Error: Invalid value for '--limit': {MAX_LIMIT + 1} is not in the range "
         f"1<=x<={MAX_LIMIT}."
     )
@@ -143,7 +139,7 @@ def test_repo_add_of_an_empty_string_connects_nothing(
     result = run(["repo", "add", ""], _data(tmp_path))
 
     assert result.exit_code == 2
-    assert _last_line(result.output) == (
+    assert last_line(result.output) == (
         "Error: Invalid value for 'PATH | OWNER/NAME': an empty string names no folder and no "
         "repository"
     )
@@ -154,7 +150,7 @@ def test_repo_add_refuses_an_installation_id_below_one(tmp_path: Path) -> None:
     result = run(["repo", "add", "acme/handbook", "--installation-id", "-5"], _data(tmp_path))
 
     assert result.exit_code == 2
-    assert _last_line(result.output) == (
+    assert last_line(result.output) == (
         "Error: Invalid value for '--installation-id': -5 is not in the range x>=1."
     )
 

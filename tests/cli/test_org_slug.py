@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from service.db import create_db_engine
 from service.models import Organization
-from tests.cli.cli_runner import run, run_process
+from tests.cli.cli_runner import last_line, run, run_process
 from tests.e2e.system import GitRepo
 
 RULE = "1 to 63 lowercase letters, digits and hyphens, starting with a letter or digit"
@@ -35,10 +35,6 @@ def _organizations(database_url: str) -> list[str]:
         engine.dispose()
 
 
-def _last_line(output: str) -> str:
-    return output.strip().splitlines()[-1]
-
-
 def test_a_slug_off_the_rule_is_a_usage_error_and_creates_nothing(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -63,7 +59,7 @@ def test_a_slug_off_the_rule_is_a_usage_error_and_creates_nothing(
     ]
 
     assert {key: answer.exit_code for key, answer in answers.items()} == dict.fromkeys(answers, 2)
-    assert {key: _last_line(answer.output) for key, answer in answers.items()} == {
+    assert {key: last_line(answer.output) for key, answer in answers.items()} == {
         (command, slug): f"Error: Invalid value for '--org': {shown} is not an organization "
         f"slug: use {RULE}"
         for command in commands
@@ -84,7 +80,7 @@ def test_the_command_says_so_without_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.startswith("Usage: docs-ingest token create [OPTIONS]\n")
-    assert _last_line(result.stderr) == (
+    assert last_line(result.stderr) == (
         f"Error: Invalid value for '--org': '../../Bad Slug!' is not an organization slug: "
         f"use {RULE}"
     )
@@ -98,6 +94,6 @@ def test_search_sync_and_repo_list_refuse_an_org_off_the_rule(tmp_path: Path) ->
     answers = [run([*command, "--org", "Bad Org"], env) for command in commands]
 
     assert [answer.exit_code for answer in answers] == [2, 2, 2]
-    assert {_last_line(answer.output) for answer in answers} == {
+    assert {last_line(answer.output) for answer in answers} == {
         f"Error: Invalid value for '--org': 'Bad Org' is not an organization slug: use {RULE}"
     }
